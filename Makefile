@@ -1,0 +1,29 @@
+# Set-up and checks. `make install` then `make test` is all a fresh machine needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-slow docs clean
+
+install: $(STAMP)
+
+# Re-running is quick: pip runs again only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+# Training to targets on the real data in ../shared/data (minutes to an hour).
+test-slow: install
+	MLKIT_DATA_DIR=$${MLKIT_DATA_DIR:-../shared/data} $(BIN)/python -m pytest -q -m slow
+
+docs: install
+	$(BIN)/python -m cli._docs > docs/cli.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache *.egg-info

@@ -1,0 +1,81 @@
+"""The in-memory dataset every command trains on."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import DataError
+
+
+@dataclass
+class Dataset:
+    """Train and test arrays with integer labels, as the official files hold them.
+
+    Images keep their original dtype and shape (uint8, (N, 28, 28) or (N, 32, 32, 3));
+    labels are int64 vectors. Scaling to [0, 1] is the model's job, not the loader's.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+    source: str = ""
+    attrs: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.y_train = np.asarray(self.y_train).astype(np.int64).reshape(-1)
+        self.y_test = np.asarray(self.y_test).astype(np.int64).reshape(-1)
+        for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):
+            if len(x) != len(y):
+                raise DataError(
+                    f"dataset {self.name!r}: {len(x)} {split} images but {len(y)} labels."
+                )
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    def subset(self, train_size: int | None, seed: int = 0) -> "Dataset":
+        """Return a copy whose training split is `train_size` images drawn at random.
+
+        The test split is kept whole so quick runs are still scored on the real test set.
+        """
+        if train_size is None or train_size >= len(self.x_train):
+            return self
+        if train_size < 1:
+            raise DataError(f"--subset must be at least 1, got {train_size}.")
+        rows = np.random.default_rng(seed).choice(len(self.x_train), train_size, replace=False)
+        rows.sort()
+        return Dataset(
+            self.name, self.x_train[rows], self.y_train[rows], self.x_test, self.y_test,
+            self.class_names, self.source, dict(self.attrs, subset=train_size),
+        )
+
+    def class_counts(self, split: str = "train") -> list[int]:
+        """Number of images per class in `split` ("train" or "test")."""
+        labels = self.y_train if split == "train" else self.y_test
+        return np.bincount(labels, minlength=self.num_classes).tolist()
+
+    def summary(self) -> dict:
+        """Shapes, dtypes and per-class counts of both splits, JSON-ready."""
+        splits = {}
+        for split in ("train", "test"):
+            x = getattr(self, f"x_{split}")
+            splits[split] = {
+                "images": len(x), "shape": list(x.shape[1:]), "dtype": str(x.dtype),
+                "class_counts": dict(zip(self.class_names, self.class_counts(split))),
+            }
+        return {"name": self.name, "source": self.source, "num_classes": self.num_classes,
+                "class_names": list(self.class_names), **splits}
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}, train={self.x_train.shape} {self.x_train.dtype}, "
+            f"test={self.x_test.shape}, classes={self.num_classes}, source={self.source!r})"
+        )
