@@ -1,0 +1,1 @@
+"""build_* functions returning keras.Model."""
