@@ -7,6 +7,7 @@ Resolution order (first hit wins):
 """
 
 import contextlib
+import io
 import os
 import sys
 from dataclasses import dataclass
@@ -141,9 +142,12 @@ def fetch_with_keras(name: str) -> tuple:
     import keras  # lazy: Keras is slow to import
 
     loader = getattr(keras.datasets, spec.keras_module)
-    # Keras prints "Downloading data from ..." on stdout, which belongs to --json.
-    with contextlib.redirect_stdout(sys.stderr):
+    # Keras prints "Downloading data from ..." on stdout, which belongs to --json. Hold it
+    # back and pass it to stderr only on success, so a failure stays one `Error:` line.
+    messages = io.StringIO()
+    with contextlib.redirect_stdout(messages):
         (x_train, y_train), (x_test, y_test) = loader.load_data()
+    sys.stderr.write(messages.getvalue())
     return x_train, y_train, x_test, y_test
 
 
