@@ -1,0 +1,131 @@
+"""Independent references for the engine's gradients: TensorFlow autodiff and central differences.
+
+`KerasReference` builds the same network from Keras `Dense` layers in float64 (so the documented
+weight order is checked against Keras' own kernel layout too) and differentiates it with
+`tf.GradientTape`. `finite_difference_gradients` perturbs each weight by +-h on the engine's
+forward pass. Central differences are wrong where a ReLU switches on or off inside [w-h, w+h]
+(a kink); such parameters are reported as kinks and judged by TensorFlow alone.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .network import Network
+from .spec import NetworkSpec
+
+# Step for central differences, relative to the weight's size: error ~ h^2 (Taylor) + eps/h (rounding).
+RELATIVE_STEP = 1e-6
+
+
+def relative_difference(a: float, b: float) -> float:
+    """|a - b| / max(1, |a|, |b|): relative for large values, absolute near zero."""
+    return abs(a - b) / max(1.0, abs(a), abs(b))
+
+
+def finite_difference_gradients(network: Network, x: Sequence[float], y: Sequence[float]):
+    """dL/dw by (L(w + h) - L(w - h)) / 2h for every parameter, at the network's current weights.
+
+    Returns:
+        (gradients by name, names of parameters whose perturbation crossed a ReLU kink).
+    """
+    network.forward(x, y)
+    pattern = network.relu_pattern()
+    gradients, kinks = {}, []
+    for parameter in network.parameters():
+        old = parameter.value
+        step = RELATIVE_STEP * max(1.0, abs(old))
+        parameter.value = old + step
+        loss_plus, pattern_plus = network.forward(x, y), network.relu_pattern()
+        parameter.value = old - step
+        loss_minus, pattern_minus = network.forward(x, y), network.relu_pattern()
+        parameter.value = old
+        gradients[parameter.symbol] = (loss_plus - loss_minus) / (2 * step)
+        if pattern_plus != pattern or pattern_minus != pattern:
+            kinks.append(parameter.symbol)
+    network.forward(x, y)  # leave the node values as they were
+    return gradients, kinks
+
+
+class KerasReference:
+    """The network as float64 Keras Dense layers; gradients with tf.GradientTape."""
+
+    def __init__(self, spec: NetworkSpec):
+        import keras
+
+        self.spec = spec
+        self.names = spec.parameter_names()
+        self.layers = []
+        for units, activation, fan_in in zip(spec.layers[1:], spec.activations, spec.layers[:-1]):
+            layer = keras.layers.Dense(units, activation=_keras_activation(activation),
+                                       use_bias=spec.bias, dtype="float64")
+            layer.build((None, fan_in))
+            self.layers.append(layer)
+
+    def variables(self) -> list:
+        """The Keras variables in the documented order: per layer the kernel, then the bias."""
+        return [variable for layer in self.layers for variable in ([layer.kernel] + ([layer.bias] if layer.use_bias else []))]
+
+    def set_weights(self, weights: Sequence[float]) -> None:
+        flat, start = np.asarray(weights, dtype=np.float64), 0
+        for variable in self.variables():
+            size = int(np.prod(variable.shape))
+            # Row-major reshape: kernel[i, j] is input i to unit j, the documented order.
+            variable.assign(flat[start:start + size].reshape(variable.shape))
+            start += size
+
+    def get_weights(self) -> list[float]:
+        return [float(value) for variable in self.variables() for value in np.ravel(variable.numpy())]
+
+    def loss(self, x: Sequence[float], y: Sequence[float]):
+        import keras
+        import tensorflow as tf
+
+        outputs = tf.constant([x], dtype=tf.float64)
+        for layer in self.layers:
+            outputs = layer(outputs)
+        targets = tf.constant([y], dtype=tf.float64)
+        if self.spec.loss == "mse":
+            return keras.losses.mean_squared_error(targets, outputs)[0]
+        return 0.5 * tf.reduce_sum(tf.square(outputs - targets))
+
+    def gradients(self, x: Sequence[float], y: Sequence[float]) -> tuple[float, dict[str, float]]:
+        """(loss, dL/dw by name) at the current weights."""
+        import tensorflow as tf
+
+        variables = self.variables()
+        with tf.GradientTape() as tape:
+            loss = self.loss(x, y)
+        grads = tape.gradient(loss, variables)
+        flat = [float(value) for grad in grads for value in np.ravel(grad.numpy())]
+        return float(loss.numpy()), dict(zip(self.names, flat))
+
+    def train(self, weights: Sequence[float], points: Sequence, learning_rate: float, steps: int) -> dict[str, float]:
+        """Plain SGD, one update per point, `steps` passes; returns the final weights by name.
+
+        The update is w.assign_sub(lr * g) in float64 rather than keras.optimizers.SGD, whose
+        learning rate is a float32 variable (0.1 becomes 0.10000000149), so the reference
+        follows exactly the same arithmetic as the engine.
+        """
+        self.set_weights(weights)
+        for _ in range(steps):
+            for x, y in points:
+                _, gradients = self.gradients(x, y)
+                for variable, gradient in zip(self.variables(), self._split(gradients)):
+                    variable.assign(variable.numpy() - learning_rate * gradient)
+        return dict(zip(self.names, self.get_weights()))
+
+    def _split(self, gradients: dict[str, float]) -> list[np.ndarray]:
+        flat, start, parts = np.array([gradients[name] for name in self.names]), 0, []
+        for variable in self.variables():
+            size = int(np.prod(variable.shape))
+            parts.append(flat[start:start + size].reshape(variable.shape))
+            start += size
+        return parts
+
+    def __repr__(self) -> str:
+        return f"KerasReference(layers={list(self.spec.layers)}, activations={list(self.spec.activations)})"
+
+
+def _keras_activation(name: str) -> str:
+    return "linear" if name == "identity" else name
