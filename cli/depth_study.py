@@ -1,0 +1,72 @@
+"""`mlkit depth-study`: sigmoid vs ReLU MLPs of growing depth on MNIST, gradient norms, fixes,
+and seed 004's model comparison."""
+
+from typing import Annotated
+
+import typer
+
+from ._output import (DataDirOption, DataOption, JsonOption, PlotDirOption, QuietOption, SeedOption,
+                      make_table, print_json, print_tables, report_files)
+
+# Imported at start-up: this module is Keras-free, and it keeps the defaults in one place.
+from mlkit.experiments.depth_study import DepthStudyConfig, parse_list, run
+
+DEFAULTS = DepthStudyConfig()
+
+
+def depth_study(
+    activations: Annotated[str, typer.Option(help="Comma-separated hidden activations (sigmoid, relu, tanh, elu, selu, gelu).")] = ",".join(DEFAULTS.activations),
+    depths: Annotated[str, typer.Option(help="Comma-separated numbers of hidden layers (1 to 30).")] = ",".join(map(str, DEFAULTS.depths)),
+    variant: Annotated[str, typer.Option(help="Comma-separated MLP variants: seed (as the seeds), he (He init), batchnorm, residual.")] = ",".join(DEFAULTS.variants),
+    models: Annotated[str, typer.Option(help="Instead of the depth grid, compare seed 004's models: linear, mlp, mlp-dropout, cnn.")] = ",".join(DEFAULTS.models),
+    epochs: Annotated[int, typer.Option(help="Training epochs per model.")] = DEFAULTS.epochs,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size (default: the seeds', 128 for the depth grid, 100 with --models).")] = DEFAULTS.batch_size,
+    subset: Annotated[int | None, typer.Option(help="Train on this many random training images (quick runs).")] = DEFAULTS.subset,
+    every_batches: Annotated[int, typer.Option(help="With --models, log loss and accuracy every N batches (0: off).")] = DEFAULTS.every_batches,
+    data: DataOption = DEFAULTS.data,
+    data_dir: DataDirOption = None,
+    seed: SeedOption = DEFAULTS.seed,
+    plot_dir: PlotDirOption = None,
+    json: JsonOption = False,
+    quiet: QuietOption = False,
+):
+    """Train MLPs of growing depth (seeds 000/002: Dense(512)+Dropout(0.2) per layer, SGD 0.01,
+    batch 128) for every activation x depth x variant, and show why sigmoid fails with depth:
+    the mean |dL/dW| of each layer before training and after every epoch. --variant he,
+    batchnorm or residual shows which change lets depth help. --models runs seed 004's
+    comparison instead (linear, 3x1500 MLP with and without dropout, CNN; Adam, batch 100).
+
+    Example: mlkit depth-study --data-dir ../shared/data --variant seed,batchnorm --plot-dir plots
+    """
+    config = DepthStudyConfig(
+        data=data, data_dir=data_dir, activations=parse_list(activations, str, "--activations"),
+        depths=parse_list(depths, int, "--depths"), variants=parse_list(variant, str, "--variant"),
+        models=parse_list(models, str, "--models"), epochs=epochs, batch_size=batch_size,
+        subset=subset, every_batches=every_batches, seed=seed, plot_dir=plot_dir, quiet=quiet)
+    result = run(config)
+    if json:
+        print_json(result)
+        return
+    print_tables(*_tables(result))
+    report_files(result.plots, quiet)
+
+
+def _tables(result):
+    """The runs table and the gradient-norm table (before training and after the last epoch)."""
+    runs = make_table(
+        f"{result.data}: {result.train_images} training images, {result.epochs} epochs, "
+        f"batch {result.batch_size} ({result.seconds:.0f}s in all)",
+        ["run", "parameters", "test loss", "test accuracy", "seconds"],
+        [[run.label, run.parameters, run.test_loss, run.test_accuracy, round(run.seconds, 1)] for run in result.runs])
+    width = max(len(run.layers) for run in result.runs)
+    columns = ["run", "when", *[f"L{i + 1}" for i in range(width - 1)], "out", "L1/out"]
+    rows = []
+    for run in result.runs:
+        for when, norms in (("start", run.gradient_norms[0]), (f"epoch {result.epochs}", run.gradient_norms[-1])):
+            padded = [*norms[:-1], *[None] * (width - len(norms)), norms[-1]]
+            rows.append([run.label, when, *[_scientific(v) for v in padded], _scientific(norms[0] / norms[-1])])
+    return runs, make_table("Mean |dL/dW| per layer: L1 (input side) ... out (softmax)", columns, rows)
+
+
+def _scientific(value: float | None) -> str:
+    return "" if value is None else f"{value:.1e}"

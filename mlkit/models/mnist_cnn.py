@@ -1,0 +1,30 @@
+"""Seed 004's MNIST CNN: Conv(32, 5x5)-pool-Conv(64, 5x5)-pool-Dense(10)."""
+
+FILTERS = (32, 64)
+KERNEL_SIZE = 5
+
+
+def build_mnist_cnn(input_shape: tuple[int, ...], num_classes: int):
+    """Two 'same'-padded 5x5 ReLU convolutions, each followed by 2x2 max pooling, then softmax.
+
+    Kernels start truncated-normal (stddev 0.01) and biases at 0.1, as in the seed.
+
+    Args:
+        input_shape: (height, width) for grey images or (height, width, channels).
+        num_classes: outputs of the softmax layer.
+    Returns:
+        An uncompiled keras.Model.
+    """
+    import keras
+
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Reshape((*input_shape, 1))(inputs) if len(input_shape) == 2 else inputs
+    for index, filters in enumerate(FILTERS):
+        x = keras.layers.Conv2D(
+            filters, KERNEL_SIZE, padding="same", activation="relu", name=f"conv_{index + 1}",
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.01),
+            bias_initializer=keras.initializers.Constant(0.1))(x)
+        x = keras.layers.MaxPooling2D(2, padding="same")(x)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="cnn")
