@@ -1,0 +1,157 @@
+"""Integer arithmetic as strings: question generation, token encoding and expression parsing.
+
+Questions follow the Keras "addition RNN" example: each operand gets a random number of digits
+(1 to `digits`), then random digits, so short operands are as common as long ones. Tokens are
+the characters of the question; index 0 is padding ("") and 1 is unknown ("[UNK]"), the same
+layout as keras.layers.TextVectorization, so a saved model can tokenize strings itself.
+"""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ConfigError
+
+OPERATORS = {"add": "+", "sub": "-", "mul": "*"}
+COMMUTATIVE = {"add", "mul"}
+RESERVED_TOKENS = ["", "[UNK]"]  # TextVectorization's padding and out-of-vocabulary tokens
+DIGITS = "0123456789"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One arithmetic task: the operator and the most digits an operand may have."""
+
+    op: str = "add"
+    digits: int = 3
+
+    def __post_init__(self):
+        if self.op not in OPERATORS:
+            raise ConfigError(f"unknown operation {self.op!r}; use one of {', '.join(OPERATORS)}.")
+        if not 1 <= self.digits <= 9:
+            raise ConfigError(f"--digits must be between 1 and 9, not {self.digits}.")
+
+    @property
+    def symbol(self) -> str:
+        return OPERATORS[self.op]
+
+    @property
+    def characters(self) -> list[str]:
+        """The vocabulary handed to TextVectorization (reserved tokens excluded)."""
+        return list(DIGITS) + [self.symbol]
+
+    @property
+    def tokens(self) -> list[str]:
+        """Token index -> character, reserved tokens included."""
+        return RESERVED_TOKENS + self.characters
+
+    @property
+    def question_length(self) -> int:
+        return 2 * self.digits + 1
+
+    @property
+    def answer_length(self) -> int:
+        # add: 999+999 = 1998; sub: -999 needs a sign; mul: 999*999 = 998001.
+        return 2 * self.digits if self.op == "mul" else self.digits + 1
+
+    @property
+    def capacity(self) -> int:
+        """How many different questions exist (a+b and b+a count once for + and *)."""
+        count = 10 ** self.digits
+        return count * (count + 1) // 2 if self.op in COMMUTATIVE else count * count
+
+    def apply(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return {"add": np.add, "sub": np.subtract, "mul": np.multiply}[self.op](a, b)
+
+    @classmethod
+    def from_tokens(cls, tokens: list[str], question_length: int) -> "Task":
+        """Recover the task from a saved model's vocabulary and question length."""
+        symbols = [token for token in tokens if token in OPERATORS.values()]
+        if len(symbols) != 1:
+            raise ConfigError(f"vocabulary {tokens} holds no single operator.")
+        op = next(name for name, symbol in OPERATORS.items() if symbol == symbols[0])
+        return cls(op, (question_length - 1) // 2)
+
+
+def make_operands(task: Task, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` different operand pairs (fewer if fewer exist), in random order.
+
+    Vectorised: candidates are drawn in batches and deduplicated with np.unique.
+    """
+    rng = np.random.default_rng(seed)
+    count = min(count, task.capacity)
+    base = 10 ** task.digits
+    keys = np.empty(0, dtype=np.int64)
+    while len(keys) < count:
+        draws = max(2 * (count - len(keys)), 1024)
+        a, b = (_random_numbers(rng, task.digits, draws) for _ in range(2))
+        if task.op in COMMUTATIVE:
+            a, b = np.minimum(a, b), np.maximum(a, b)
+        candidates = np.concatenate([keys, a * base + b])
+        _, first = np.unique(candidates, return_index=True)
+        keys = candidates[np.sort(first)][:count]  # keep draw order, so the order stays random
+    a, b = keys // base, keys % base
+    if task.op in COMMUTATIVE:  # show the pair in either order, as drawn questions would be
+        swap = rng.random(len(a)) < 0.5
+        a, b = np.where(swap, b, a), np.where(swap, a, b)
+    return a, b
+
+
+def _random_numbers(rng: np.random.Generator, digits: int, count: int) -> np.ndarray:
+    lengths = rng.integers(1, digits + 1, count)
+    return rng.integers(0, 10 ** lengths)
+
+
+def format_questions(task: Task, a: np.ndarray, b: np.ndarray) -> list[str]:
+    return [f"{x}{task.symbol}{y}" for x, y in zip(a.tolist(), b.tolist())]
+
+
+def encode_questions(task: Task, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Token ids (count, question_length) of "a<op>b", left-aligned and zero-padded."""
+    return encode_strings(task, format_questions(task, a, b), task.question_length)
+
+
+def encode_answers(task: Task, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Token ids (count, answer_length) of the true results, left-aligned and zero-padded."""
+    return encode_strings(task, [str(v) for v in task.apply(a, b).tolist()], task.answer_length)
+
+
+def encode_strings(task: Task, strings: list[str], length: int) -> np.ndarray:
+    """Map characters to token ids through one lookup table; strings must be valid already."""
+    table = np.zeros(256, dtype=np.int32)
+    for index, token in enumerate(task.tokens):
+        if len(token) == 1:
+            table[ord(token)] = index
+    padded = np.frombuffer("".join(s.ljust(length, "\0") for s in strings).encode("ascii"),
+                           dtype=np.uint8).reshape(len(strings), length)
+    return table[padded]
+
+
+def decode(task: Task, ids: np.ndarray) -> list[str]:
+    """Token ids (count, length) back to strings; padding and unknown tokens vanish."""
+    lookup = np.array([token if len(token) == 1 else "" for token in task.tokens], dtype=object)
+    return ["".join(row) for row in lookup[ids]]
+
+
+def parse_expression(task: Task, text: str) -> tuple[int, int]:
+    """Check one expression such as "123-45" against the task and return its operands.
+
+    Raises:
+        ConfigError: naming what is wrong (operator, digits, stray characters).
+    """
+    expression = text.strip()
+    stray = sorted(set(expression) - set(DIGITS) - set(OPERATORS.values()))
+    if stray:
+        raise ConfigError(f"{text!r} has characters {''.join(stray)!r}; write it as "
+                          f"a{task.symbol}b with digits only.")
+    match = re.fullmatch(r"(\d+)([-+*])(\d+)", expression)
+    if not match:
+        raise ConfigError(f"{text!r} is not of the form a{task.symbol}b.")
+    if match.group(2) != task.symbol:
+        raise ConfigError(f"{text!r} uses {match.group(2)!r}, but the model was trained on "
+                          f"{task.symbol!r} ({task.op}).")
+    a, b = match.group(1), match.group(3)
+    if max(len(str(int(a))), len(str(int(b)))) > task.digits:
+        raise ConfigError(f"{text!r} has an operand longer than the model's {task.digits} digits.")
+    return int(a), int(b)
