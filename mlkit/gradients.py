@@ -71,7 +71,7 @@ def plot_gradient_norms(runs: dict[str, list[list[float]]], path: str | os.PathL
     columns = min(3, len(runs))
     rows = -(-len(runs) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False,
-                                sharey=True)
+                                sharey=True, layout="constrained")
     for axis in axes.ravel()[len(runs):]:
         axis.axis("off")
     for axis, (label, norms) in zip(axes.ravel(), runs.items()):
@@ -81,6 +81,7 @@ def plot_gradient_norms(runs: dict[str, list[list[float]]], path: str | os.PathL
             name = "output" if layer == table.shape[1] - 1 else f"layer {layer + 1}"
             axis.plot(range(len(table)), table[:, layer], marker=".", color=colours[layer], label=name)
         axis.set_yscale("log")
+        axis.xaxis.get_major_locator().set_params(integer=True)
         axis.set_title(label)
         axis.set_xlabel("epoch (0 = before training)")
         axis.grid(alpha=0.3)
