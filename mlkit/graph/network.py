@@ -56,8 +56,26 @@ class Network:
             parameter.value = value
 
     def nodes(self) -> list[Node]:
-        """Every node, inputs first, the loss last."""
-        return self.loss.nodes()
+        """Every node in layer order: each leaf just before its first use, the loss last.
+
+        Still a topological order (every node after its inputs), but reads like the network:
+        x, w1, w1*x, q1, h1, w2, ... rather than depth-first from the loss.
+        """
+        order = self.loss.nodes()
+        depth: dict[int, int] = {}
+        for node in order:
+            depth[id(node)] = 1 + max((depth[id(child)] for child in node.inputs), default=-1)
+        first_use: dict[int, int] = {}
+        for node in order:
+            for child in node.inputs:
+                first_use[id(child)] = min(first_use.get(id(child), depth[id(node)]), depth[id(node)])
+        for node in order:
+            if not node.inputs and id(node) in first_use:
+                depth[id(node)] = first_use[id(node)] - 1
+        position = {id(node): index for index, node in enumerate(order)}
+        position |= {id(parameter): index for index, parameter in enumerate(self._parameters)}
+        kind = {id(node): 1 if isinstance(node, Constant) else 2 if isinstance(node, Variable) else 0 for node in order}
+        return sorted(order, key=lambda node: (depth[id(node)], kind[id(node)], position[id(node)]))
 
     def forward(self, x: Sequence[float], y: Sequence[float]) -> float:
         """Set the point's inputs and targets, evaluate the graph and return the loss."""
