@@ -60,8 +60,9 @@ def _tables(result):
     runs = make_table(
         f"{result.data}: {result.train_images} training images, {result.epochs} epochs, "
         f"batch {result.batch_size} ({result.seconds:.0f}s in all)",
-        ["run", "parameters", "test loss", "test accuracy", "seconds"],
-        [[run.label, run.parameters, run.test_loss, run.test_accuracy, round(run.seconds, 1)] for run in result.runs])
+        ["run", "parameters", "test loss", "test accuracy", "seconds", "images/s"],
+        [[run.label, run.parameters, run.test_loss, run.test_accuracy, round(run.seconds, 1),
+          round(run.images_per_second)] for run in result.runs])
     width = max(len(run.layers) for run in result.runs)
     columns = ["run", "when", *[f"L{i + 1}" for i in range(width - 1)], "out", "L1/out"]
     rows = []

@@ -69,7 +69,8 @@ class RunResult:
     parameters: int
     test_loss: float
     test_accuracy: float
-    seconds: float
+    seconds: float  # training, the per-epoch validation and gradient probes, and the final test
+    images_per_second: float  # training images seen per second of `seconds`
     layers: list[str]
     gradient_norms: list[list[float]]  # row 0 before training, row k after epoch k
     history: History = field(repr=False)
@@ -143,7 +144,7 @@ def _train(plan: TrainingPlan, config: DepthStudyConfig, train, test, probe,
         sys.stderr.write(f"{plan.label}: test accuracy {test_accuracy:.4f}  {seconds:.1f}s\n")
     return RunResult(plan.label, plan.model, plan.activation, plan.depth, plan.variant,
                      model.count_params(), float(test_loss), float(test_accuracy), seconds,
-                     [layer.name for layer in kernel_layers(model)], norms, history)
+                     len(train[0]) * history.num_epochs / seconds, [layer.name for layer in kernel_layers(model)], norms, history)
 
 
 def _write_plots(config: DepthStudyConfig, runs: list[RunResult]) -> list[Path]:
