@@ -1,0 +1,72 @@
+"""The four CIFAR-10 networks of seed 001 (problem 1), as Keras Functional models.
+
+(a) Flatten, Dense 300 relu, Dropout 0.5, Dense 10 softmax
+(b) [Conv 32 relu], max-pool, Dense 10 softmax
+(c) [Conv 32 relu] x2, pool, [Conv 32 relu] x2, pool, Dense 100 relu, Dense 10 softmax
+(d) [Conv 32] x2, pool, [Conv 64] x2, pool, [Conv 128] x3, pool, Dense 100 relu, Dense 10 softmax
+
+Every convolution is 3x3, `padding="same"`, ReLU. Models take uint8-range images and scale
+them to [0, 1] themselves, so a saved model needs no outside preprocessing. `batch_norm` puts
+batch normalisation between each convolution and its ReLU (the fast recipe), `dropout_rate`
+adds dropout after the hidden dense layer (the seed uses it only in network a).
+"""
+
+ARCHITECTURES = ("a", "b", "c", "d")
+# Convolution blocks: filters of each convolution, one max-pool after each block.
+CONV_BLOCKS = {
+    "a": (),
+    "b": ((32,),),
+    "c": ((32, 32), (32, 32)),
+    "d": ((32, 32), (64, 64), (128, 128, 128)),
+}
+DENSE_UNITS = {"a": 300, "b": 0, "c": 100, "d": 100}
+SEED_DROPOUT = {"a": 0.5, "b": 0.0, "c": 0.0, "d": 0.0}
+INPUT_SHAPE = (32, 32, 3)
+NUM_CLASSES = 10
+
+
+def build_cifar_model(arch: str, *, batch_norm: bool = False, dropout_rate: float | None = None,
+                      input_shape: tuple[int, ...] = INPUT_SHAPE, num_classes: int = NUM_CLASSES):
+    """Build one of the seed's networks.
+
+    Args:
+        arch: "a", "b", "c" or "d".
+        batch_norm: Conv -> BatchNormalization -> ReLU instead of Conv(relu).
+        dropout_rate: dropout after the hidden dense layer; None keeps the seed's choice.
+        input_shape: image shape, channels last.
+        num_classes: units of the softmax layer.
+
+    Returns:
+        An uncompiled keras.Model named `cifar_<arch>`.
+    """
+    import keras
+    from keras import layers
+
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {arch!r}")
+    if dropout_rate is None:
+        dropout_rate = SEED_DROPOUT[arch]
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Rescaling(1.0 / 255, name="scale")(inputs)
+    for block, filters_list in enumerate(CONV_BLOCKS[arch], start=1):
+        for index, filters in enumerate(filters_list, start=1):
+            x = _conv(x, filters, batch_norm, f"block{block}_conv{index}")
+        x = layers.MaxPooling2D(name=f"block{block}_pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    if DENSE_UNITS[arch]:
+        x = layers.Dense(DENSE_UNITS[arch], activation="relu", name="dense")(x)
+        if dropout_rate:
+            x = layers.Dropout(dropout_rate, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name=f"cifar_{arch}")
+
+
+def _conv(x, filters: int, batch_norm: bool, name: str):
+    from keras import layers
+
+    if not batch_norm:
+        return layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(x)
+    # The bias is redundant before batch normalisation, which has its own shift.
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
