@@ -56,16 +56,20 @@ class Node:
         return self.value
 
     def backward(self) -> None:
-        """Add d(self)/d(node) to `grad` of every node below, walking in reverse topological order.
+        """Back-propagate d(self)/d(node) to every node below, in reverse topological order.
 
-        Gradients accumulate (a node feeding several others sums their contributions), also
-        across calls: call `zero_grad()` before each new backward pass, as `Network.step` does.
+        Within one pass a node feeding several others sums their contributions. Across passes
+        the leaves (variables, constants) accumulate, as in PyTorch, while every other node
+        holds this pass's gradient: call `zero_grad()` between steps, as `Network.backward` does.
         """
         order = self.nodes()
-        self.grad += 1.0
+        fresh = {id(node): 0.0 for node in order}
+        fresh[id(self)] = 1.0
         for node in reversed(order):
             for child, local in zip(node.inputs, node.local_gradients()):
-                child.grad += node.grad * local
+                fresh[id(child)] += fresh[id(node)] * local
+        for node in order:
+            node.grad = node.grad + fresh[id(node)] if not node.inputs else fresh[id(node)]
 
     def zero_grad(self) -> None:
         """Reset the gradient of every node below this one (and this one) to zero."""

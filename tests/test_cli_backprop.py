@@ -1,0 +1,105 @@
+"""`mlkit backprop` through the real app: JSON, tables, DOT, points files, errors and exit codes."""
+
+import json
+
+import pytest
+
+from mlkit.graph import save_points
+from mlkit.graph.reference import KerasReference
+
+
+def test_preset_chain_json_reproduces_seed_000(mlkit):
+    result = mlkit.json("backprop", "--preset", "chain")
+    assert result["final_weights"] == pytest.approx({"w0": 0.6, "w1": 1.8}, rel=1e-12)
+    first, second = result["updates"]
+    assert first["loss"] == 0.0 and [p["gradient"] for p in first["parameters"]] == [0.0, 0.0]
+    assert {p["name"]: p["gradient"] for p in second["parameters"]} == {"w0": 4.0, "w1": 2.0}
+    assert result["check"] is None and result["network"]["points_source"] == "options"
+
+
+def test_preset_1_2_1_check_agrees_with_tensorflow(mlkit):
+    result = mlkit.json("backprop", "--preset", "1-2-1", "--check")
+    check = result["check"]
+    assert check["passed"] and check["max_difference"] < 1e-6
+    assert result["final_weights"] == pytest.approx(check["tensorflow_final_weights"], rel=1e-12)
+    assert result["final_weights"] == pytest.approx({"w1": -23.2, "w2": -32.6, "w3": -6.4, "w4": -4.4, "w5": -15.8})
+    update = result["updates"][0]
+    assert update["loss"] == 220.5
+    assert {n["symbol"]: n["value"] for n in update["nodes"]}["o"] == 24.0
+    assert {p["name"]: p["gradient"] for p in update["parameters"]} == pytest.approx(update["check"]["finite_difference"], rel=1e-6)
+    expressions = {row["parameter"]: row["expression"] for row in result["expressions"]}
+    assert expressions["w4"] == "dL/dw4 = (o - y)*relu'(q3)*h2_1"
+
+
+def test_check_on_a_random_3_4_2_1_network_with_sigmoid_and_tanh(mlkit):
+    result = mlkit.json("backprop", "--layers", "3,4,2,1", "--activation", "sigmoid,tanh,sigmoid", "--bias",
+                        "--init", "uniform", "--seed", "5", "--loss", "mse", "--steps", "2", "--check")
+    assert result["network"]["points_source"] == "random" and len(result["updates"]) == 2
+    assert result["check"]["passed"]
+    assert result["final_weights"] == pytest.approx(result["check"]["tensorflow_final_weights"], rel=1e-9)
+    again = mlkit.json("backprop", "--layers", "3,4,2,1", "--activation", "sigmoid,tanh,sigmoid", "--bias",
+                       "--init", "uniform", "--seed", "5", "--loss", "mse", "--steps", "2")
+    assert again["final_weights"] == result["final_weights"]  # --seed repeats the run
+
+
+def test_kinks_are_left_to_tensorflow(mlkit):
+    # w1 = 0 puts q1 exactly on the ReLU kink: central differences see half the right-hand slope.
+    result = mlkit.json("backprop", "--layers", "1,1,1", "--weights", "0,1", "--point", "1,2", "--check")
+    update = result["updates"][0]
+    assert update["check"]["kinks"] == ["w1"]
+    assert update["parameters"][0]["gradient"] == update["check"]["tensorflow"]["w1"] == 0.0
+    assert update["check"]["finite_difference"]["w1"] == pytest.approx(-1.0, rel=1e-4)
+    assert result["check"]["passed"] and result["check"]["kinks_skipped_by_finite_differences"] == 1
+
+
+def test_check_failure_exits_3(mlkit, monkeypatch):
+    honest = KerasReference.gradients
+
+    def off_by_a_little(self, x, y):
+        loss, gradients = honest(self, x, y)
+        return loss, {name: value * (1 + 1e-5) + 1e-5 for name, value in gradients.items()}
+
+    monkeypatch.setattr(KerasReference, "gradients", off_by_a_little)
+    result = mlkit("backprop", "--preset", "1-2-1", "--check", "--json")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["check"]["passed"] is False
+    assert "check failed" in result.stderr
+
+
+def test_table_output_explains_the_chain_rule_and_updates(mlkit, tmp_path):
+    dot = tmp_path / "graph.dot"
+    result = mlkit("backprop", "--preset", "1-2-1", "--dot", dot, env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert "\n    = (o - y)*relu'(q3)*(w4*relu'(q2_1)*w2 + w5*relu'(q2_2)*w3)*relu'(q1)*x\n" in result.stdout
+    assert "w1 <- 2 - 0.1*252 = -23.2" in result.stdout
+    assert "h1  (shown above)" in result.stdout
+    assert f"wrote {dot}" in result.stderr
+    text = dot.read_text()
+    assert text.startswith('digraph "mlkit backprop"') and "value=220.5  grad=1" in text
+
+
+def test_points_file(mlkit, tmp_path):
+    path = save_points(tmp_path / "points.h5", [[1.0], [2.0]], [[2.0], [3.0]])
+    result = mlkit.json("backprop", "--layers", "1,1,1", "--weights", "1,2", "--data", path, "--lr", "0.1")
+    assert result["final_weights"] == pytest.approx({"w1": 0.6, "w2": 1.8})
+    assert result["network"]["points_source"] == str(path)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--layers", "1,1,2,1", "--weights", "1,2,3"], "need 5, in this order: layer 1 (1 in x 1 units): w1; layer 2"),
+    (["--point", "1,2,3"], "need 1 input(s) then 1 target(s)"),
+    (["--activation", "softmax"], "unknown activation"),
+    (["--lr", "0"], "must be positive"),
+    (["--preset", "chain", "--data", "missing.h5"], "either with --point or with --data"),
+    (["--data", "missing.h5"], "does not exist"),
+])
+def test_bad_values_are_one_line_errors(mlkit, args, message):
+    result = mlkit("backprop", *args)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and message in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["--layers", "1,x"], ["--weights", "1,,2"], ["--point", "nan,1"], ["--preset", "2-2"],
+                                  ["--loss", "l1"], ["--steps", "two"]])
+def test_malformed_numbers_are_usage_errors(mlkit, args):
+    assert mlkit("backprop", *args).exit_code == 2
