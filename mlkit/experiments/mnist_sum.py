@@ -1,0 +1,174 @@
+"""`mlkit mnist-sum`: train on sequences of MNIST images to read their sum or answer a question.
+
+`run_sum` and `run_calc` build (or read) the sequence datasets, train, score on the test
+sequences and write the requested files; `run_predict` applies a saved model.
+"""
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data import is_hdf5_path, load_data, load_dataset_file
+from ..errors import ConfigError
+from ..mnist_sum import ImagePool, SequenceData, load_sequences, make_calc_questions, make_sum_sequences, save_sequences, split_pool
+from ..mnist_sum.evaluation import evaluate_calc, evaluate_sum
+from ..mnist_sum.storage import is_sequence_file
+from ..mnist_sum.symbols import CHARS, answer_length
+from ..training import History, save_model, set_seed, training_callbacks
+
+
+@dataclass
+class SequenceOptions:
+    """What every mnist-sum training run shares: data, sizes, training and output files."""
+
+    data: str = "mnist"
+    data_dir: Path | None = None
+    train_sequences: int = 20000
+    validation_sequences: int = 1000
+    test_sequences: int = 2000
+    validation_fraction: float = 1 / 12  # 5,000 of MNIST's 60,000 training images
+    epochs: int = 4
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    seed: int = 0
+    save: Path | None = None
+    export_data: Path | None = None
+    plot_dir: Path | None = None
+    quiet: bool = False
+
+
+@dataclass
+class SumConfig(SequenceOptions):
+    """`mnist-sum sum`: the sum of `length` digit images, scored at `eval_lengths` too."""
+
+    length: int = 10
+    eval_lengths: tuple[int, ...] = (5, 10, 20)
+
+
+@dataclass
+class CalcConfig(SequenceOptions):
+    """`mnist-sum calc`: `a op b` with operands of up to `digits` digits, answered as text."""
+
+    op: str = "add"
+    digits: int = 3
+    units: int = 256
+    train_sequences: int = 40000
+    epochs: int = 12
+    batch_size: int = 64
+
+
+@dataclass
+class RunResult:
+    """One training run: its data, curves, test scores, throughput and the files written."""
+
+    task: str
+    data: dict
+    history: History
+    evaluations: list[dict]
+    train_seconds: float
+    train_images_per_second: float
+    examples: list[dict] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"RunResult({self.task!r}, evaluations={self.evaluations}, seconds={self.train_seconds:.1f})"
+
+
+def prepare_data(config: SequenceOptions, task: str, make) -> tuple[SequenceData, ImagePool]:
+    """Read a sequence file given as --data, or sample fresh splits from a digit dataset.
+
+    Args:
+        make: (pool, count, rng) -> SequenceSet for this task.
+    Returns:
+        The sequences and the pool of test images further test sets can be drawn from.
+    """
+    if is_hdf5_path(config.data) and is_sequence_file(config.data):
+        data = load_sequences(config.data, task)
+        return data, ImagePool.from_sequences(data.test)
+    dataset = load_dataset_file(config.data) if is_hdf5_path(config.data) else load_data(config.data, config.data_dir)
+    train_pool, validation_pool = split_pool(ImagePool(dataset.x_train, dataset.y_train),
+                                             config.validation_fraction, config.seed)
+    test_pool = ImagePool(dataset.x_test, dataset.y_test)
+    rng = np.random.default_rng(config.seed)
+    data = SequenceData(make(train_pool, config.train_sequences, rng),
+                        make(validation_pool, config.validation_sequences, rng),
+                        make(test_pool, config.test_sequences, rng), source=dataset.source or dataset.name)
+    return data, test_pool
+
+
+def train(model, data: SequenceData, config: SequenceOptions, targets, monitor: str, label: str):
+    """Fit on the training sequences, validating each epoch; returns (history, seconds, images/s)."""
+    import keras
+
+    history = History()
+    callbacks = training_callbacks(history, monitor=monitor, quiet=config.quiet, label=label)
+    started = time.perf_counter()
+    model.fit(data.train.x, targets(data.train), batch_size=config.batch_size, epochs=config.epochs,
+              validation_data=(data.validation.x, targets(data.validation)), verbose=0,
+              callbacks=callbacks + [keras.callbacks.TerminateOnNaN()])
+    seconds = time.perf_counter() - started
+    images = history.num_epochs * len(data.train) * data.train.length
+    return history, seconds, images / seconds if seconds else 0.0
+
+
+def run_sum(config: SumConfig) -> RunResult:
+    """Train the Deep Sets sum model on `length`-image sequences and score every eval length."""
+    import keras
+
+    from ..models.mnist_sum import build_sum_model, sum_reader
+
+    lengths = sorted({config.length, *config.eval_lengths})
+    if min(lengths) < 1:
+        raise ConfigError(f"--length and --eval-lengths must be at least 1, got {min(lengths)}.")
+    set_seed(config.seed)
+    data, test_pool = prepare_data(
+        config, "sum", lambda pool, count, rng: make_sum_sequences(pool, count, config.length, rng))
+    model = build_sum_model()
+    model.compile(keras.optimizers.Adam(config.learning_rate), loss="mse", metrics=["mae"])
+    history, seconds, speed = train(model, data, config, lambda s: s.target.astype("float32"),
+                                    "val_mae", "sum")
+    reader, evaluations = sum_reader(model), []
+    for length in lengths:
+        sequences = data.test if length == data.test.length else make_sum_sequences(
+            test_pool, config.test_sequences, length, np.random.default_rng([config.seed, length]))
+        evaluations.append(evaluate_sum(reader, sequences))
+    files = write_files(model, data, history, config, ["loss", "mae"], "mnist_sum")
+    return RunResult("sum", data.summary(), history, evaluations, seconds, speed, files=files)
+
+
+def run_calc(config: CalcConfig) -> RunResult:
+    """Train the calculator on `a op b` questions and score exact and per-character accuracy."""
+    import keras
+
+    from ..models.mnist_sum import build_calc_model
+
+    set_seed(config.seed)
+    data, _ = prepare_data(config, "calc", lambda pool, count, rng: make_calc_questions(
+        pool, count, config.op, config.digits, rng))
+    digits = int(data.train.attrs.get("digits", config.digits))
+    model = build_calc_model(data.train.length, answer_length(digits), len(CHARS), config.units)
+    model.compile(keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    # The model writes answers least significant character first (see build_calc_model).
+    history, seconds, speed = train(model, data, config, lambda s: s.target[:, ::-1], "val_accuracy", "calc")
+    metrics, examples = evaluate_calc(model, data.test)
+    files = write_files(model, data, history, config, ["loss", "accuracy"], "mnist_calc")
+    return RunResult("calc", data.summary(), history, [metrics], seconds, speed, examples, files)
+
+
+def write_files(model, data: SequenceData, history: History, config: SequenceOptions,
+                metrics: list[str], stem: str) -> list[str]:
+    """Save the model, export the sequences and plot the curves, as the options ask."""
+    from ..plots import plot_curves
+
+    files = []
+    if config.save:
+        files.append(save_model(model, config.save))
+    if config.export_data:
+        files.append(save_sequences(data, config.export_data))
+    if config.plot_dir:
+        files.append(plot_curves({stem: history.epochs}, metrics, Path(config.plot_dir) / f"{stem}_curves.png",
+                                 title=f"{stem}: training (solid) and validation (dashed)"))
+    return [str(path) for path in files]

@@ -1,0 +1,85 @@
+"""Scoring sum and calculator models on sequence sets (NumPy metrics over model predictions)."""
+
+import time
+
+import numpy as np
+
+from .storage import SequenceSet
+from .symbols import CHARS, decode_answers
+
+PREDICT_BATCH_SIZE = 256
+
+
+def question_text(slots: np.ndarray) -> str:
+    """The written question of one row of slot codes, blanks removed: `48+194`."""
+    return "".join(CHARS[code] for code in slots).replace(" ", "")
+
+
+def predict_sums(reader, sequences: SequenceSet) -> tuple[np.ndarray, np.ndarray, float]:
+    """Predicted sums, per-image digit predictions and the seconds both took.
+
+    Args:
+        reader: `models.mnist_sum.sum_reader(model)`, giving sums and digits in one pass.
+    """
+    started = time.perf_counter()
+    sums, digits = reader.predict(sequences.x, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    return sums[:, 0], digits.argmax(axis=-1), time.perf_counter() - started
+
+
+def sum_metrics(predicted: np.ndarray, sequences: SequenceSet, digits: np.ndarray | None = None) -> dict:
+    """MAE, RMSE and exact-sum accuracy (rounded prediction equals the sum) of predictions.
+
+    `digit_accuracy` scores each image's argmax digit; the model never saw a digit label.
+    """
+    error = np.asarray(predicted, dtype=np.float64) - sequences.target
+    metrics = {
+        "length": sequences.length, "sequences": len(sequences),
+        "mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error ** 2).mean())),
+        "exact_accuracy": float((np.rint(predicted) == sequences.target).mean()),
+    }
+    if digits is not None:
+        metrics["digit_accuracy"] = float((digits == sequences.slots).mean())
+    return metrics
+
+
+def evaluate_sum(reader, sequences: SequenceSet) -> dict:
+    """`sum_metrics` on a set, with the prediction time and images per second."""
+    sums, digits, seconds = predict_sums(reader, sequences)
+    images = len(sequences) * sequences.length
+    return sum_metrics(sums, sequences, digits) | {
+        "seconds": seconds, "images_per_second": images / seconds if seconds else None}
+
+
+def predict_answers(model, sequences: SequenceSet) -> tuple[np.ndarray, float]:
+    """Predicted answer codes (most significant character first) and the seconds it took.
+
+    Calculator models emit the answer least significant character first; this flips it back.
+    """
+    started = time.perf_counter()
+    probabilities = model.predict(sequences.x, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    return probabilities.argmax(axis=-1)[:, ::-1], time.perf_counter() - started
+
+
+def calc_metrics(codes: np.ndarray, sequences: SequenceSet) -> dict:
+    """Exact-match accuracy of whole answers and per-character accuracy (padding included)."""
+    correct = codes == sequences.target
+    return {"questions": len(sequences), "exact_accuracy": float(correct.all(axis=1).mean()),
+            "char_accuracy": float(correct.mean())}
+
+
+def evaluate_calc(model, sequences: SequenceSet, examples: int = 8) -> tuple[dict, list[dict]]:
+    """`calc_metrics` with timing, and the first `examples` questions with both answers."""
+    codes, seconds = predict_answers(model, sequences)
+    metrics = calc_metrics(codes, sequences) | {
+        "seconds": seconds,
+        "images_per_second": len(sequences) * sequences.length / seconds if seconds else None}
+    return metrics, answer_rows(codes[:examples], sequences.slots[:examples], sequences.target[:examples])
+
+
+def answer_rows(codes: np.ndarray, slots: np.ndarray, target: np.ndarray | None = None) -> list[dict]:
+    """One dict per question: its text, the predicted answer and, when known, the true one."""
+    predicted = decode_answers(codes)
+    if target is None:
+        return [{"question": question_text(row), "predicted": guess} for row, guess in zip(slots, predicted)]
+    return [{"question": question_text(row), "predicted": guess, "answer": answer, "correct": guess == answer}
+            for row, guess, answer in zip(slots, predicted, decode_answers(target))]

@@ -1,0 +1,110 @@
+"""Applying a saved sum or calculator model to a sequence file or to image files in order."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, ModelError
+from ..models.mnist_sum import CALC_MODEL_NAME, SUM_MODEL_NAME, custom_objects, sum_reader
+from ..training import load_model
+from .evaluation import answer_rows, calc_metrics, predict_answers, predict_sums, sum_metrics
+from .images import load_digit_image
+from .storage import SPLITS, SequenceSet, load_sequences
+from .symbols import BLANK, MINUS, PLUS, symbol_image
+
+OPERATOR_TOKENS = {"+": PLUS, "-": MINUS}
+
+
+@dataclass
+class PredictConfig:
+    """`mnist-sum predict`: a saved model and either a sequence file or image files in order."""
+
+    model: Path
+    data: Path | None = None
+    split: str = "test"
+    images: tuple[str, ...] = ()
+
+
+@dataclass
+class PredictResult:
+    """The model's answer for every sequence, and scores when the true answers are known."""
+
+    task: str
+    model: str
+    source: str
+    predictions: list[dict] = field(default_factory=list)
+    metrics: dict | None = None
+
+
+def run_predict(config: PredictConfig) -> PredictResult:
+    """Load the model (safe mode), read the sequences, predict and score."""
+    if (config.data is None) == (not config.images):
+        raise ConfigError("give either --data FILE.h5 or image files (in order), not both or neither.")
+    model = load_model(config.model, custom_objects())
+    tasks = {SUM_MODEL_NAME: "sum", CALC_MODEL_NAME: "calc"}
+    if model.name not in tasks:
+        raise ModelError(f"{config.model} is a {model.name!r} model, not one saved by `mlkit mnist-sum`.")
+    task = tasks[model.name]
+    result = PredictResult(task, str(config.model), str(config.data or "image files"))
+    if config.data is not None:
+        if config.split not in SPLITS:
+            raise ConfigError(f"--split must be one of {', '.join(SPLITS)}, got {config.split!r}.")
+        sequences = getattr(load_sequences(config.data, task), config.split)
+        _predict_sequences(model, task, sequences, result)
+    elif task == "sum":
+        _predict_sum_images(model, config.images, result)
+    else:
+        _predict_calc_images(model, config.images, result)
+    return result
+
+
+def _predict_sequences(model, task: str, sequences: SequenceSet, result: PredictResult) -> None:
+    if task == "sum":
+        sums, digits, _ = predict_sums(sum_reader(model), sequences)
+        result.predictions = [_sum_row(value, row) | {"answer": int(answer)}
+                              for value, row, answer in zip(sums, digits, sequences.target)]
+        result.metrics = sum_metrics(sums, sequences, digits)
+        return
+    slots = model.inputs[0].shape[1]
+    if sequences.length != slots:
+        raise ModelError(f"the model reads questions of {slots} slots, the file has {sequences.length}; "
+                         "use a model trained with the same --digits.")
+    codes, _ = predict_answers(model, sequences)
+    result.predictions = answer_rows(codes, sequences.slots, sequences.target)
+    result.metrics = calc_metrics(codes, sequences)
+
+
+def _sum_row(value: float, digits: np.ndarray) -> dict:
+    return {"predicted": int(np.rint(value)), "raw": float(value),
+            "digits": " ".join(str(digit) for digit in digits)}
+
+
+def _predict_sum_images(model, paths: tuple[str, ...], result: PredictResult) -> None:
+    sequences = np.stack([load_digit_image(path) for path in paths])[None]
+    sums, digits, _ = predict_sums(sum_reader(model), SequenceSet("sum", sequences, np.zeros((1, len(paths))), np.zeros(1)))
+    result.predictions = [_sum_row(sums[0], digits[0]) | {"images": len(paths)}]
+
+
+def _predict_calc_images(model, tokens: tuple[str, ...], result: PredictResult) -> None:
+    """Tokens are digit image files with one `+` or `-` between the two operands."""
+    slots = model.inputs[0].shape[1]
+    width = (slots - 1) // 2
+    operators = [index for index, token in enumerate(tokens) if token in OPERATOR_TOKENS]
+    if len(operators) != 1:
+        raise ConfigError("give the question as digit image files with one + or - between the operands, "
+                          "e.g. 4.png 8.png + 1.png 9.png 4.png.")
+    split = operators[0]
+    fields = [tokens[:split], tokens[split + 1:]]
+    if not all(1 <= len(operand) <= width for operand in fields):
+        raise ConfigError(f"each operand must have 1 to {width} digit images for this model.")
+    question = np.zeros((1, slots, 28, 28), dtype=np.uint8)
+    question[0, width] = symbol_image(OPERATOR_TOKENS[tokens[split]])
+    for start, operand in ((0, fields[0]), (width + 1, fields[1])):
+        padding = width - len(operand)
+        question[0, start:start + padding] = symbol_image(BLANK)
+        for offset, path in enumerate(operand):
+            question[0, start + padding + offset] = load_digit_image(path)
+    codes, _ = predict_answers(model, SequenceSet("calc", question, np.zeros((1, slots)), np.zeros((1, 1))))
+    row = answer_rows(codes, np.full((1, slots), BLANK))[0]
+    result.predictions = [row | {"question": " ".join(tokens)}]

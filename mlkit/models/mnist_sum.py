@@ -1,0 +1,128 @@
+"""Models reading sequences of MNIST images: a Deep Sets digit-sum model and a calculator.
+
+Both apply one small CNN to every image of a sequence. Keras is imported inside functions so
+that importing this module stays cheap; `custom_objects()` registers the two custom layers
+before a saved model is loaded (safe mode still refuses arbitrary code).
+"""
+
+from dataclasses import dataclass
+
+IMAGE_SHAPE = (28, 28)
+NUM_DIGITS = 10
+SUM_MODEL_NAME = "mnist_sum"
+CALC_MODEL_NAME = "mnist_calc"
+DIGIT_LAYER = "digit_probabilities"
+
+
+@dataclass
+class EncoderConfig:
+    """The per-image CNN: two convolution blocks and a dense layer."""
+
+    filters: tuple[int, int] = (32, 64)
+    units: int = 128
+    dropout_rate: float = 0.25
+
+
+def custom_objects() -> dict:
+    """The custom layers of these models, by their registered names, for `load_model`."""
+    layers = _layers()
+    return {"mlkit>ImagewiseTimeDistributed": layers[0], "mlkit>SumPooling": layers[1]}
+
+
+def _layers():
+    import keras
+
+    @keras.saving.register_keras_serializable(package="mlkit")
+    class ImagewiseTimeDistributed(keras.layers.TimeDistributed):
+        """TimeDistributed that folds the time axis into the batch: one big CNN call per batch
+        instead of one call per time step (Keras 3 loops over steps), and any sequence length."""
+
+        def call(self, inputs, training=None, mask=None):
+            ops = keras.ops
+            shape = ops.shape(inputs)
+            merged = ops.reshape(inputs, (-1, *inputs.shape[2:]))
+            outputs = self.layer(merged, training=training)
+            return ops.reshape(outputs, (shape[0], shape[1], *outputs.shape[1:]))
+
+    @keras.saving.register_keras_serializable(package="mlkit")
+    class SumPooling(keras.layers.Layer):
+        """Sum over the sequence axis: the permutation-invariant pooling of Deep Sets."""
+
+        def call(self, inputs):
+            return keras.ops.sum(inputs, axis=1)
+
+        def compute_output_shape(self, input_shape):
+            return (input_shape[0], *input_shape[2:])
+
+    return ImagewiseTimeDistributed, SumPooling
+
+
+def build_digit_encoder(config: EncoderConfig | None = None, name: str = "image_encoder"):
+    """A CNN from one 28x28 uint8 image to a feature vector of `config.units`."""
+    import keras
+    from keras import layers
+
+    config = config or EncoderConfig()
+    inputs = keras.Input(IMAGE_SHAPE, name="image")
+    x = layers.Rescaling(1 / 255)(inputs)
+    x = layers.Reshape((*IMAGE_SHAPE, 1))(x)
+    for filters in config.filters:
+        x = layers.Conv2D(filters, 3, activation="relu")(x)
+        x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(config.dropout_rate)(x)
+    outputs = layers.Dense(config.units, activation="relu")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_sum_model(config: EncoderConfig | None = None):
+    """Deep Sets sum model for sequences of any length: (batch, length, 28, 28) -> (batch, 1).
+
+    phi = CNN + softmax over the ten digits for every image; sum pooling turns those into
+    expected digit counts; rho = a fixed linear map with weights 0..9 gives the sum. Because
+    pooling is a sum and rho is linear, a model trained on length 10 is exact on any length as
+    soon as it reads single digits right (an LSTM over the sequence has no such guarantee).
+    """
+    import numpy as np
+    import keras
+    from keras import layers
+
+    time_distributed, sum_pooling = _layers()
+    config = config or EncoderConfig()
+    inputs = keras.Input((None, *IMAGE_SHAPE), name="images")
+    features = time_distributed(build_digit_encoder(config), name="per_image_cnn")(inputs)
+    features = layers.Dropout(config.dropout_rate)(features)
+    digits = layers.Dense(NUM_DIGITS, activation="softmax", name=DIGIT_LAYER)(features)
+    counts = sum_pooling(name="sum_pooling")(digits)
+    value = layers.Dense(1, use_bias=False, trainable=False, name="digit_values")
+    total = value(counts)
+    value.set_weights([np.arange(NUM_DIGITS, dtype="float32").reshape(NUM_DIGITS, 1)])
+    return keras.Model(inputs, total, name=SUM_MODEL_NAME)
+
+
+def build_calc_model(slots: int, answer_length: int, num_chars: int, units: int = 256,
+                     config: EncoderConfig | None = None):
+    """Calculator: (batch, slots, 28, 28) question images -> (batch, answer_length, num_chars).
+
+    The question is ordered (48+194 is not 84+941), so an LSTM encoder reads the per-slot
+    features in both directions; a decoder LSTM then emits one character distribution per
+    answer position, least significant first, so a carry flows forward like written addition.
+    """
+    import keras
+    from keras import layers
+
+    time_distributed, _ = _layers()
+    inputs = keras.Input((slots, *IMAGE_SHAPE), name="question")
+    features = time_distributed(build_digit_encoder(config), name="per_image_cnn")(inputs)
+    state = layers.Bidirectional(layers.LSTM(units), name="encoder")(features)
+    repeated = layers.RepeatVector(answer_length)(state)
+    decoded = layers.LSTM(units, return_sequences=True, name="decoder")(repeated)
+    outputs = layers.Dense(num_chars, activation="softmax", name="characters")(decoded)
+    return keras.Model(inputs, outputs, name=CALC_MODEL_NAME)
+
+
+def sum_reader(sum_model):
+    """A view of a sum model giving both the sum and each image's digit probabilities."""
+    import keras
+
+    return keras.Model(sum_model.inputs, [sum_model.output, sum_model.get_layer(DIGIT_LAYER).output])

@@ -1,0 +1,50 @@
+"""The Deep Sets sum model and the calculator model: invariances, shapes, saving."""
+
+import numpy as np
+import pytest
+
+from mlkit.models.mnist_sum import build_calc_model, build_sum_model, custom_objects, sum_reader
+from mlkit.training import load_model, save_model
+
+
+@pytest.fixture(scope="module")
+def sum_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return build_sum_model()
+
+
+def test_sum_model_is_permutation_invariant_and_additive_over_any_length(sum_model):
+    x = np.random.default_rng(0).integers(0, 256, (4, 9, 28, 28), dtype=np.uint8)
+    whole = sum_model.predict(x, verbose=0)[:, 0]
+    shuffled = sum_model.predict(x[:, ::-1], verbose=0)[:, 0]
+    parts = sum_model.predict(x[:, :4], verbose=0)[:, 0] + sum_model.predict(x[:, 4:], verbose=0)[:, 0]
+    np.testing.assert_allclose(shuffled, whole, rtol=1e-5)
+    np.testing.assert_allclose(parts, whole, rtol=1e-5)
+
+
+def test_sum_is_the_expected_digit_value_of_every_image(sum_model):
+    x = np.random.default_rng(1).integers(0, 256, (3, 5, 28, 28), dtype=np.uint8)
+    sums, digits = sum_reader(sum_model).predict(x, verbose=0)
+    assert digits.shape == (3, 5, 10)
+    np.testing.assert_allclose(digits.sum(axis=-1), 1, rtol=1e-5)
+    np.testing.assert_allclose(sums[:, 0], (digits * np.arange(10)).sum(axis=(1, 2)), rtol=1e-5)
+    assert not sum_model.get_layer("digit_values").trainable
+
+
+def test_saved_models_load_in_safe_mode_with_the_same_outputs(sum_model, tmp_path):
+    x = np.random.default_rng(2).integers(0, 256, (2, 7, 28, 28), dtype=np.uint8)
+    calc = build_calc_model(slots=7, answer_length=4, num_chars=13, units=16)
+    for model in (sum_model, calc):
+        loaded = load_model(save_model(model, tmp_path / f"{model.name}.keras"), custom_objects())
+        assert loaded.name == model.name
+        np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5)
+
+
+def test_calc_model_gives_a_distribution_per_answer_character():
+    model = build_calc_model(slots=5, answer_length=3, num_chars=13, units=8)
+    x = np.zeros((2, 5, 28, 28), dtype=np.uint8)
+    probabilities = model.predict(x, verbose=0)
+    assert probabilities.shape == (2, 3, 13)
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1, rtol=1e-5)
