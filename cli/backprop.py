@@ -104,11 +104,11 @@ def _render(result) -> None:
     for update in result.updates:
         where = f"step {update['step']}, point {update['point']}: x={update['x']} y={update['y']} loss={update['loss']:.6g}"
         tables.append(make_table(f"Forward and backward, {where}", ["node", "op", "value", "dL/dnode"],
-                                 [[n["symbol"], n["op"], f"{n['value']:.6g}", f"{n['grad']:.6g}"] for n in update["nodes"]]))
+                                 [[n["symbol"], n["op"], f"{n['value'] + 0.0:.6g}", f"{n['grad'] + 0.0:.6g}"] for n in update["nodes"]]))
         tables.append(make_table(f"Updates, {where}", ["parameter", "dL/dw", "= in numbers", "update"], [
             [p["name"], f"{p['gradient']:.6g}", p["substituted"], f"{p['name']} <- {p['old']:.6g} - {lr:g}*{p['gradient']:.6g} = {p['new']:.6g}"]
             for p in update["parameters"]]))
-    tables.append(make_table("Final weights", ["parameter", "initial", "final"], [
+    tables.append(make_table(f"Final weights (mean loss over the points after training: {result.final_loss:.6g})", ["parameter", "initial", "final"], [
         [name, f"{net['initial_weights'][name]:.6g}", f"{value:.6g}"] for name, value in result.final_weights.items()]))
     if result.check is not None:
         check = result.check

@@ -83,6 +83,8 @@ def test_points_file(mlkit, tmp_path):
     result = mlkit.json("backprop", "--layers", "1,1,1", "--weights", "1,2", "--data", path, "--lr", "0.1")
     assert result["final_weights"] == pytest.approx({"w1": 0.6, "w2": 1.8})
     assert result["network"]["points_source"] == str(path)
+    preset = mlkit.json("backprop", "--preset", "chain", "--data", path)  # the file replaces the preset's points
+    assert preset["final_weights"] == pytest.approx({"w0": 0.6, "w1": 1.8})
 
 
 @pytest.mark.parametrize("args, message", [
@@ -90,7 +92,8 @@ def test_points_file(mlkit, tmp_path):
     (["--point", "1,2,3"], "need 1 input(s) then 1 target(s)"),
     (["--activation", "softmax"], "unknown activation"),
     (["--lr", "0"], "must be positive"),
-    (["--preset", "chain", "--data", "missing.h5"], "either with --point or with --data"),
+    (["--point", "1,2", "--data", "missing.h5"], "either with --point or with --data"),
+    (["--layers", "1,1", "--activation", "linear", "--weights", "1", "--point", "10,1", "--lr", "10", "--steps", "200"], "overflowed"),
     (["--data", "missing.h5"], "does not exist"),
 ])
 def test_bad_values_are_one_line_errors(mlkit, args, message):

@@ -1,6 +1,5 @@
 """`mlkit backprop`: forward, backward and SGD updates of a tiny network, explained and checked."""
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +47,8 @@ def make_config(preset: str | None = None, **options) -> BackpropConfig:
     given = {name: value for name, value in options.items() if value is not None}
     if preset is not None and "init" in given and "weights" not in given:
         given["weights"] = None  # --init replaces the preset's weights
+    if preset is not None and "data" in given and "points" not in given:
+        given["points"] = ()  # --data replaces the preset's points
     return BackpropConfig(**(PRESETS.get(preset, {}) | given | {"preset": preset}))
 
 
@@ -125,6 +126,9 @@ def run(config: BackpropConfig) -> BackpropResult:
             if checker is not None:
                 update["check"] = checker.compare(network, x, y, loss)
             network.step(config.learning_rate)
+            if not all(np.isfinite(list(network.weights().values()))):
+                raise ConfigError(f"the weights overflowed to infinity or NaN at step {step}, point {index}; "
+                                  "lower --lr or start from smaller weights.")
             update["parameters"] = [row | {"new": value} for row, value in zip(update["parameters"], network.weights().values())]
             result.updates.append(update)
     result.final_weights = network.weights()

@@ -1,7 +1,5 @@
 """Sum and product nodes: a neuron's pre-activation is a sum of weight-times-input products."""
 
-import math
-
 from .node import Node
 
 
@@ -14,7 +12,7 @@ class Add(Node):
         super().__init__(inputs, symbol)
 
     def compute(self) -> float:
-        return math.fsum(child.value for child in self.inputs)
+        return sum(child.value for child in self.inputs)
 
     def local_gradients(self) -> tuple[float, ...]:
         return (1.0,) * len(self.inputs)

@@ -5,8 +5,6 @@ mse:      L = 1/K * sum_k (o_k - y_k)^2, so dL/do_k = 2/K * (o_k - y_k) (Keras' 
 With one output these are 1/2 (o - y)^2 and (o - y)^2.
 """
 
-import math
-
 from .node import Node
 
 
@@ -53,7 +51,7 @@ class HalfMSE(Loss):
     op = name = "half-mse"
 
     def compute(self) -> float:
-        return 0.5 * math.fsum(error**2 for error in self.errors())
+        return 0.5 * sum(error * error for error in self.errors())
 
     def scale(self) -> float:
         return 1.0
@@ -71,7 +69,7 @@ class MSE(Loss):
     op = name = "mse"
 
     def compute(self) -> float:
-        return math.fsum(error**2 for error in self.errors()) / self.count
+        return sum(error * error for error in self.errors()) / self.count
 
     def scale(self) -> float:
         return 2.0 / self.count
