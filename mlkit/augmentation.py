@@ -100,10 +100,10 @@ def make_dataset(x: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int
     return dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def augmented_examples(x: np.ndarray, augmentation, count: int, seed: int = 0) -> np.ndarray:
-    """`count` training images passed through `augmentation`, as uint8 (for a preview grid)."""
+def augmented_examples(x: np.ndarray, augmentation, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`count` random images passed through `augmentation`, as uint8, and their row numbers."""
     rows = np.random.default_rng(seed).choice(len(x), min(count, len(x)), replace=False)
     images = x[rows].astype("float32")
     if augmentation is not None:
         images = np.asarray(augmentation(images, training=True))
-    return np.clip(images, 0, 255).astype("uint8")
+    return np.clip(images, 0, 255).astype("uint8"), rows

@@ -106,19 +106,25 @@ def run(config: CifarConfig) -> CifarResult:
 
 
 def prepare_model(arch: str, data, recipe: Recipe, resume: Path | None):
-    """A fresh network for `data`, or the one saved in `resume` (checked against the data)."""
+    """(model, resumed): a fresh network for `data`, or the run saved in `resume` to continue."""
     from ..models.cifar import build_cifar_model
 
     if resume is None:
         return build_cifar_model(arch, batch_norm=recipe.batch_norm, dropout_rate=recipe.dropout_rate,
                                  input_shape=data.input_shape, num_classes=data.num_classes), False
-    model = load_model(resume)
-    if tuple(model.input_shape[1:]) != data.input_shape or model.output_shape[-1] != data.num_classes:
-        raise ModelError(f"{resume} takes {model.input_shape[1:]} images into {model.output_shape[-1]} "
-                         f"classes, but the data has {data.input_shape} and {data.num_classes}.")
+    model = load_fitting_model(resume, data)
     if model.optimizer is None or not model.optimizer.built:
         raise ModelError(f"{resume} holds no optimizer state to resume from; save it with `mlkit cifar --save`.")
     return model, True
+
+
+def load_fitting_model(path: Path, data):
+    """Load a saved model and check that it takes the data's images and classes."""
+    model = load_model(path)
+    if tuple(model.input_shape[1:]) != data.input_shape or model.output_shape[-1] != data.num_classes:
+        raise ModelError(f"{path} takes {model.input_shape[1:]} images into {model.output_shape[-1]} "
+                         f"classes, but the data has {data.input_shape} and {data.num_classes}.")
+    return model
 
 
 def save_path(save: Path | None, arch: str, several: bool) -> Path | None:
