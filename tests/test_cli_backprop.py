@@ -106,3 +106,15 @@ def test_bad_values_are_one_line_errors(mlkit, args, message):
                                   ["--loss", "l1"], ["--steps", "two"]])
 def test_malformed_numbers_are_usage_errors(mlkit, args):
     assert mlkit("backprop", *args).exit_code == 2
+
+
+def test_help_states_the_config_defaults(mlkit):
+    from mlkit.experiments.backprop import BackpropConfig
+
+    defaults = BackpropConfig()
+    text = " ".join(mlkit("backprop", "--help", env={"COLUMNS": "300"}).stdout.split())
+    for stated in [f"default {','.join(map(str, defaults.layers))}", f"default {defaults.init}", f"default {defaults.seed}",
+                   f"default {defaults.activations[0]}", f"default {defaults.loss}", f"default {defaults.learning_rate}",
+                   f"default {defaults.steps}"]:
+        assert f"({stated})" in text, stated
+    assert not defaults.bias and "(default: no bias)" in text
