@@ -35,7 +35,7 @@ def test_sum_is_the_expected_digit_value_of_every_image(sum_model):
 
 def test_saved_models_load_in_safe_mode_with_the_same_outputs(sum_model, tmp_path):
     x = np.random.default_rng(2).integers(0, 256, (2, 7, 28, 28), dtype=np.uint8)
-    calc = build_calc_model(slots=7, answer_length=4, num_chars=13, units=16)
+    calc = build_calc_model(digits=3, num_chars=13, units=16)
     for model in (sum_model, calc):
         loaded = load_model(save_model(model, tmp_path / f"{model.name}.keras"), custom_objects())
         assert loaded.name == model.name
@@ -43,8 +43,25 @@ def test_saved_models_load_in_safe_mode_with_the_same_outputs(sum_model, tmp_pat
 
 
 def test_calc_model_gives_a_distribution_per_answer_character():
-    model = build_calc_model(slots=5, answer_length=3, num_chars=13, units=8)
-    x = np.zeros((2, 5, 28, 28), dtype=np.uint8)
+    model = build_calc_model(digits=2, num_chars=13, units=8)
+    x = np.random.default_rng(3).integers(0, 256, (2, 5, 28, 28), dtype=np.uint8)
     probabilities = model.predict(x, verbose=0)
     assert probabilities.shape == (2, 3, 13)
     np.testing.assert_allclose(probabilities.sum(axis=-1), 1, rtol=1e-5)
+    columns = model.get_layer("carry_column").output.shape
+    assert tuple(columns[1:2]) == (3,)
+
+
+def test_calc_columns_pair_digits_of_the_same_place_value():
+    import keras
+
+    model = build_calc_model(digits=3, num_chars=13, units=4)
+    columns = keras.Model(model.inputs, model.get_layer("columns").output)
+    features = keras.Model(model.inputs, model.get_layer("per_image_cnn").output)
+    x = np.random.default_rng(4).integers(0, 256, (1, 7, 28, 28), dtype=np.uint8)
+    per_slot, stacked = features.predict(x, verbose=0)[0], columns.predict(x, verbose=0)[0]
+    width = per_slot.shape[1]
+    for column in range(3):
+        np.testing.assert_allclose(stacked[column, :width], per_slot[column], rtol=1e-6)
+        np.testing.assert_allclose(stacked[column, width:2 * width], per_slot[4 + column], rtol=1e-6)
+        np.testing.assert_allclose(stacked[column, 2 * width:], per_slot[3], rtol=1e-6)

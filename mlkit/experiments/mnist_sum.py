@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from ..mnist_sum import ImagePool, SequenceData, load_sequences, make_calc_questions, make_sum_sequences, save_sequences, split_pool
 from ..mnist_sum.evaluation import evaluate_calc, evaluate_sum
 from ..mnist_sum.storage import is_sequence_file
-from ..mnist_sum.symbols import CHARS, answer_length
+from ..mnist_sum.symbols import CHARS
 from ..training import History, save_model, set_seed, training_callbacks
 
 
@@ -53,7 +53,7 @@ class CalcConfig(SequenceOptions):
 
     op: str = "add"
     digits: int = 3
-    units: int = 256
+    units: int = 128
     train_sequences: int = 40000
     epochs: int = 12
     batch_size: int = 64
@@ -148,7 +148,7 @@ def run_calc(config: CalcConfig) -> RunResult:
     data, _ = prepare_data(config, "calc", lambda pool, count, rng: make_calc_questions(
         pool, count, config.op, config.digits, rng))
     digits = int(data.train.attrs.get("digits", config.digits))
-    model = build_calc_model(data.train.length, answer_length(digits), len(CHARS), config.units)
+    model = build_calc_model(digits, len(CHARS), config.units)
     model.compile(keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     # The model writes answers least significant character first (see build_calc_model).

@@ -100,24 +100,30 @@ def build_sum_model(config: EncoderConfig | None = None):
     return keras.Model(inputs, total, name=SUM_MODEL_NAME)
 
 
-def build_calc_model(slots: int, answer_length: int, num_chars: int, units: int = 256,
-                     config: EncoderConfig | None = None):
-    """Calculator: (batch, slots, 28, 28) question images -> (batch, answer_length, num_chars).
+def build_calc_model(digits: int, num_chars: int, units: int = 128, config: EncoderConfig | None = None):
+    """Calculator: (batch, 2*digits+1, 28, 28) question images -> (batch, digits+1, num_chars).
 
-    The question is ordered (48+194 is not 84+941), so an LSTM encoder reads the per-slot
-    features in both directions; a decoder LSTM then emits one character distribution per
-    answer position, least significant first, so a carry flows forward like written addition.
+    Questions are laid out with both operands right-aligned around the operator, so slot i of
+    the first operand and slot i of the second hold digits of the same place value. The model
+    stacks them into columns (with the operator's features and one extra leading column for a
+    carry or minus sign), lets a bidirectional LSTM see every column (a subtraction's sign
+    depends on all of them), then runs an LSTM from the units column up, as written addition
+    carries. It emits one character distribution per column, least significant first.
     """
     import keras
     from keras import layers
 
     time_distributed, _ = _layers()
-    inputs = keras.Input((slots, *IMAGE_SHAPE), name="question")
+    inputs = keras.Input((2 * digits + 1, *IMAGE_SHAPE), name="question")
     features = time_distributed(build_digit_encoder(config), name="per_image_cnn")(inputs)
-    state = layers.Bidirectional(layers.LSTM(units), name="encoder")(features)
-    repeated = layers.RepeatVector(answer_length)(state)
-    decoded = layers.LSTM(units, return_sequences=True, name="decoder")(repeated)
-    outputs = layers.Dense(num_chars, activation="softmax", name="characters")(decoded)
+    first = layers.Cropping1D((0, digits + 1), name="first_operand")(features)
+    second = layers.Cropping1D((digits + 1, 0), name="second_operand")(features)
+    operator = layers.Flatten()(layers.Cropping1D((digits, digits), name="operator")(features))
+    columns = layers.Concatenate(name="columns")([first, second, layers.RepeatVector(digits)(operator)])
+    columns = layers.ZeroPadding1D((1, 0), name="carry_column")(columns)
+    context = layers.Bidirectional(layers.LSTM(units, return_sequences=True), name="context")(columns)
+    carried = layers.LSTM(units, return_sequences=True, go_backwards=True, name="carry")(context)
+    outputs = layers.Dense(num_chars, activation="softmax", name="characters")(carried)
     return keras.Model(inputs, outputs, name=CALC_MODEL_NAME)
 
 
