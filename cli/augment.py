@@ -7,11 +7,11 @@ import typer
 
 from ._output import (DataDirOption, DataOption, JsonOption, PlotDirOption, QuietOption, SeedOption,
                       make_table, print_json, print_tables, report_files)
-from .cifar import ArchOption, BatchOption, PatienceOption, RecipeOption, ResumeOption, SaveOption, SubsetOption
+from .cifar import BatchOption, PatienceOption, RecipeOption, ResumeOption, SaveOption, SubsetOption
 
 
 def augment(
-    arch: ArchOption = "d",
+    arch: Annotated[str, typer.Option("--arch", help="Network a, b, c or d of `mlkit cifar`.")] = "d",
     model: Annotated[Path | None, typer.Option("--model", dir_okay=False, help="Start from a network saved by `mlkit cifar --save` instead of --arch.")] = None,
     flip: Annotated[str, typer.Option("--flip", help="horizontal, vertical, both or none.")] = "horizontal",
     translate: Annotated[float, typer.Option("--translate", help="Largest shift, fraction of the size.")] = 0.1,

@@ -10,8 +10,8 @@ from ._output import (DataDirOption, DataOption, JsonOption, PlotDirOption, Quie
 
 ArchOption = Annotated[str, typer.Option("--arch", help="Network a, b, c, d, or all (trains the four, overlays them).")]
 RecipeOption = Annotated[str, typer.Option("--recipe", help="fast (batch norm, AdamW, warm-up + cosine) or seed.")]
-EpochsOption = Annotated[int | None, typer.Option("--epochs", help="Epochs [default: the recipe's, fast 8, seed 10].")]
-BatchOption = Annotated[int | None, typer.Option("--batch-size", help="Batch size [default: the recipe's].")]
+EpochsOption = Annotated[int | None, typer.Option("--epochs", help="Epochs (default: the recipe's, fast 8, seed 10).")]
+BatchOption = Annotated[int | None, typer.Option("--batch-size", help="Batch size (default: the recipe's, fast 256, seed 300).")]
 PatienceOption = Annotated[int, typer.Option("--patience", help="Stop after this many epochs without a better val accuracy; 0 = off.")]
 SubsetOption = Annotated[int | None, typer.Option("--subset", help="Train on this many random training images (quick runs).")]
 SaveOption = Annotated[Path | None, typer.Option("--save", dir_okay=False, help="Save the best model here (.keras; with --arch all, one file per network).")]
