@@ -32,7 +32,7 @@ def fashion_sweep(
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Runs at the same time, each in its own process.")] = 1,
     threads: Annotated[int | None, typer.Option("--threads", help="TensorFlow threads per run (default: cores / jobs).")] = None,
     executor: Annotated[str, typer.Option("--executor", help="local (processes on this machine) or ray.")] = "local",
-    address: Annotated[str | None, typer.Option("--address", help="Ray cluster to use (e.g. ray://head:10001); default: a local Ray instance.")] = None,
+    address: Annotated[str | None, typer.Option("--address", help="Ray cluster to join (ray://head:10001 or auto); its nodes need mlkit installed and the data at the same path. Default: a private local Ray instance sized to --jobs.")] = None,
     out: Annotated[Path | None, typer.Option("--out", file_okay=False, help="Keep every finished run here; running the same sweep again reuses them.")] = None,
     save: Annotated[Path | None, typer.Option("--save", dir_okay=False, help="Save the best run's model (.keras).")] = None,
     data: Annotated[str, typer.Option("--data", help="fashion-mnist (or another 28x28 dataset name / mlkit HDF5 file).")] = "fashion-mnist",

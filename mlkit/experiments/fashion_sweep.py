@@ -75,29 +75,13 @@ def run(config: FashionSweepConfig) -> FashionSweepResult:
     split = split_train_val(dataset, config.val_fraction, config.seed)
     fingerprint = _fingerprint(dataset)
     threads = config.threads or max(1, available_cpus() // config.jobs)
-    runs = [_settings(config, fingerprint, learning_rate, batch_size)
-            for learning_rate in config.learning_rates for batch_size in config.batch_sizes]
+    runs = list(dict(_settings(config, fingerprint, learning_rate, batch_size)  # repeats run once
+                     for learning_rate in config.learning_rates for batch_size in config.batch_sizes).items())
     with tempfile.TemporaryDirectory(prefix="fashion-sweep-") as scratch:
         store = RunStore(config.out or scratch)
-        records = {name: store.load(name, settings) for name, settings in runs}
-        missing = [(name, settings) for name, settings in runs if records[name] is None]
-        _progress(config, f"fashion-sweep: {len(runs)} runs, {len(runs) - len(missing)} reused from "
-                  f"{store.runs}, {len(missing)} to train ({config.executor}, jobs {config.jobs}, "
-                  f"{threads} threads each)")
-        tasks = [dict(settings, data=data_spec, data_dir=str(data_dir) if data_dir else None,
-                      quiet=config.quiet, label=_label(settings)) for _, settings in missing]
-        prime_split(tasks[0] if tasks else None, dataset, split)
-
-        def save_finished(index: int, output: dict) -> None:
-            name, settings = missing[index]
-            records[name] = store.save(name, settings, output["result"], output["model_bytes"])
-            _progress(config, f"finished {_label(settings)}: val_accuracy "
-                      f"{output['result']['val_accuracy']:.4f}  test_accuracy "
-                      f"{output['result']['test_accuracy']:.4f}  {output['result']['seconds']:.1f}s")
-
-        run_tasks(train_fashion_run, tasks, executor=config.executor, jobs=config.jobs,
-                  threads=threads, address=config.address, on_result=save_finished)
-        rows = [_row(records[name], reused=(name, settings) not in missing) for name, settings in runs]
+        source = {"data": data_spec, "data_dir": str(data_dir) if data_dir else None}
+        records, missing = _execute(config, store, runs, threads, source, (dataset, split))
+        rows = [_row(records[name], reused=name not in missing) for name, _ in runs]
         best = max(rows, key=lambda row: row["val_accuracy"])
         files = _write_files(config, dataset, split, rows, best, store)
     counts = _class_counts(dataset, split)
@@ -109,6 +93,32 @@ def run(config: FashionSweepConfig) -> FashionSweepResult:
     summary = {key: best[key] for key in ("name", "learning_rate", "batch_size", "best_epoch",
                                           "val_loss", "val_accuracy", "test_accuracy")}
     return FashionSweepResult(data, counts, rows, summary, execution, files)
+
+
+def _execute(config, store, runs, threads, source, loaded) -> tuple[dict, set]:
+    """Train the runs `store` lacks, saving each the moment it finishes.
+
+    Returns:
+        (name -> stored record for every run, names of the runs trained now).
+    """
+    records = {name: store.load(name, settings) for name, settings in runs}
+    missing = [(name, settings) for name, settings in runs if records[name] is None]
+    _progress(config, f"fashion-sweep: {len(runs)} runs, {len(runs) - len(missing)} reused from "
+              f"{store.runs}, {len(missing)} to train ({config.executor}, jobs {config.jobs}, "
+              f"{threads} threads each)")
+    tasks = [dict(settings, **source, quiet=config.quiet, label=_label(settings)) for _, settings in missing]
+    prime_split(tasks[0] if tasks else None, *loaded)
+
+    def save_finished(index: int, output: dict) -> None:
+        name, settings = missing[index]
+        records[name] = store.save(name, settings, output["result"], output["model_bytes"])
+        result = output["result"]
+        _progress(config, f"finished {_label(settings)}: val_accuracy {result['val_accuracy']:.4f}  "
+                  f"test_accuracy {result['test_accuracy']:.4f}  {result['seconds']:.1f}s")
+
+    run_tasks(train_fashion_run, tasks, executor=config.executor, jobs=config.jobs,
+              threads=threads, address=config.address, on_result=save_finished)
+    return records, {name for name, _ in missing}
 
 
 def _check(config: FashionSweepConfig) -> None:
