@@ -57,19 +57,22 @@ def depth_study(
 
 def _tables(result):
     """The runs table and the gradient-norm table (before training and after the last epoch)."""
+    depth_mode = result.mode == "depth"
+    names = ["activation", "depth", "variant"] if depth_mode else ["model"]
     runs = make_table(
         f"{result.data}: {result.train_images} training images, {result.epochs} epochs, "
         f"batch {result.batch_size} ({result.seconds:.0f}s in all)",
-        ["run", "parameters", "test loss", "test accuracy", "seconds", "images/s"],
-        [[run.label, run.parameters, run.test_loss, run.test_accuracy, round(run.seconds, 1),
-          round(run.images_per_second)] for run in result.runs])
+        [*names, "parameters", "test loss", "test accuracy", "seconds", "images/s"],
+        [[*([run.activation, run.depth, run.variant] if depth_mode else [run.model]), run.parameters,
+          run.test_loss, run.test_accuracy, round(run.seconds, 1), round(run.images_per_second)]
+         for run in result.runs])
     width = max(len(run.layers) for run in result.runs)
     columns = ["run", "when", *[f"L{i + 1}" for i in range(width - 1)], "out", "L1/out"]
     rows = []
     for run in result.runs:
         for when, norms in (("start", run.gradient_norms[0]), (f"epoch {result.epochs}", run.gradient_norms[-1])):
             padded = [*norms[:-1], *[None] * (width - len(norms)), norms[-1]]
-            rows.append([run.label, when, *[_scientific(v) for v in padded], _scientific(norms[0] / norms[-1])])
+            rows.append([run.label, when, *[_scientific(v) for v in padded], _scientific(norms[0] / norms[-1] if norms[-1] else None)])
     return runs, make_table("Mean |dL/dW| per layer: L1 (input side) ... out (softmax)", columns, rows)
 
 

@@ -22,7 +22,7 @@ def test_tables_and_plots(mlkit, data_dir, tmp_path):
     result = mlkit("depth-study", "--data-dir", data_dir, "--activations", "sigmoid", "--depths", "3",
                    "--variant", "seed,he", "--epochs", "1", "--plot-dir", tmp_path / "plots")
     assert result.exit_code == 0, result.output
-    assert "sigmoid d3 he" in result.stdout and "Mean |dL/dW|" in result.stdout
+    assert "sigmoid d3 he" in result.stdout and "residual" not in result.stdout and "Mean |dL/dW|" in result.stdout
     assert "L3" in result.stdout and "L1/out" in result.stdout
     for name in ("depth_study_depth_curves.png", "depth_study_depth_gradients.png"):
         assert (tmp_path / "plots" / name).is_file() and name in result.stderr.replace("\n", "")
@@ -48,3 +48,11 @@ def test_missing_data_is_an_error_not_a_traceback(mlkit, tmp_path):
     result = mlkit("depth-study", "--data-dir", tmp_path, "--epochs", "1")
     assert result.exit_code == 1 and result.stderr.startswith("Error: ")
     assert "Traceback" not in result.output
+
+
+def test_hdf5_data_file_and_models_table(mlkit, data_dir, tmp_path):
+    exported = mlkit("data", "export", "mnist", "--out", tmp_path / "mnist.h5", "--data-dir", data_dir)
+    assert exported.exit_code == 0, exported.output
+    result = mlkit("depth-study", "--data", tmp_path / "mnist.h5", "--models", "linear", "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    assert "linear" in result.stdout and "30 training images" in result.stdout
