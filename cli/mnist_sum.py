@@ -63,7 +63,7 @@ def sum_command(
                        train_sequences=train_sequences,
                        validation_sequences=validation_sequences, test_sequences=test_sequences, epochs=epochs,
                        batch_size=batch_size, seed=seed, save=save, export_data=export_data,
-                       plot_dir=plot_dir, quiet=quiet or json)
+                       plot_dir=plot_dir, quiet=quiet)
     _render(run_sum(config), json, quiet, ["length", "sequences", "mae", "rmse", "exact_accuracy",
                                            "digit_accuracy", "images_per_second"])
 
@@ -99,7 +99,7 @@ def calc_command(
     config = CalcConfig(data=data, data_dir=data_dir, op=op, digits=digits, train_sequences=train_sequences,
                         validation_sequences=validation_sequences, test_sequences=test_sequences,
                         epochs=epochs, batch_size=batch_size, seed=seed,
-                        save=save, export_data=export_data, plot_dir=plot_dir, quiet=quiet or json)
+                        save=save, export_data=export_data, plot_dir=plot_dir, quiet=quiet)
     result = run_calc(config)
     _render(result, json, quiet, ["questions", "exact_accuracy", "char_accuracy", "images_per_second"])
     if not json:

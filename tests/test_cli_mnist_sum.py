@@ -65,9 +65,9 @@ def test_predict_on_the_exported_file_repeats_the_run_scores(mlkit, sum_run):
 
 def test_training_again_from_the_exported_file_uses_its_sequences(mlkit, sum_run):
     _, out = sum_run
-    again = mlkit.json("mnist-sum", "sum", "--data", out / "sum.h5", "--eval-lengths", "4", *TINY)
+    again = mlkit.json("mnist-sum", "sum", "--data", out / "sum.h5", "--eval-lengths", "4,5", *TINY)
     assert again["data"]["train"] == 48 and again["data"]["length"] == 4
-    assert again["evaluations"][0]["sequences"] == 12
+    assert [(e["length"], e["sequences"]) for e in again["evaluations"]] == [(4, 12), (5, 12)]
 
 
 def test_calc_trains_and_predicts_from_image_files(mlkit, digits_dir, tmp_path):

@@ -21,13 +21,13 @@ STROKE_LOW, STROKE_HIGH = 12, 16
 
 def symbol_image(code: int) -> np.ndarray:
     """The fixed 28x28 uint8 image of a non-digit slot: `+`, `-` or blank (all zeros)."""
+    if code not in (PLUS, MINUS, BLANK):
+        raise ValueError(f"symbol code {code} is not an operator or blank")
     image = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     if code in (PLUS, MINUS):
         image[STROKE_LOW:STROKE_HIGH, STROKE_START:STROKE_END] = 255
     if code == PLUS:
         image[STROKE_START:STROKE_END, STROKE_LOW:STROKE_HIGH] = 255
-    if code not in (PLUS, MINUS, BLANK):
-        raise ValueError(f"symbol code {code} is not an operator or blank")
     return image
 
 

@@ -67,7 +67,9 @@ def build_digit_encoder(config: EncoderConfig | None = None, name: str = "image_
     x = layers.Rescaling(1 / 255)(inputs)
     x = layers.Reshape((*IMAGE_SHAPE, 1))(x)
     for filters in config.filters:
-        x = layers.Conv2D(filters, 3, activation="relu")(x)
+        # Batch normalisation: the digits are learnt only through sums, and it speeds that up.
+        x = layers.Conv2D(filters, 3, use_bias=False)(x)
+        x = layers.Activation("relu")(layers.BatchNormalization()(x))
         x = layers.MaxPooling2D()(x)
     x = layers.Flatten()(x)
     x = layers.Dropout(config.dropout_rate)(x)
@@ -91,7 +93,6 @@ def build_sum_model(config: EncoderConfig | None = None):
     config = config or EncoderConfig()
     inputs = keras.Input((None, *IMAGE_SHAPE), name="images")
     features = time_distributed(build_digit_encoder(config), name="per_image_cnn")(inputs)
-    features = layers.Dropout(config.dropout_rate)(features)
     digits = layers.Dense(NUM_DIGITS, activation="softmax", name=DIGIT_LAYER)(features)
     counts = sum_pooling(name="sum_pooling")(digits)
     value = layers.Dense(1, use_bias=False, trainable=False, name="digit_values")
