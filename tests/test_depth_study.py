@@ -99,7 +99,7 @@ def test_run_depth_grid_records_history_and_norms_per_epoch(data_dir, tmp_path):
 
 
 def test_run_is_repeatable_with_the_same_seed(data_dir):
-    config = DepthStudyConfig(data_dir=data_dir, activations=("sigmoid",), depths=(2,), epochs=1,
+    config = DepthStudyConfig(data_dir=data_dir, activations=("sigmoid",), depths=(10,), epochs=1,
                               variants=("residual",), gradient_samples=8, quiet=True)
     first, second = run(config).runs[0], run(config).runs[0]
     assert first.test_loss == second.test_loss

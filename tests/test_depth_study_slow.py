@@ -31,5 +31,5 @@ def test_batchnorm_makes_sigmoid_depth_3_train():
 
 
 def test_cnn_reaches_99_percent():
-    result = run(DepthStudyConfig(data_dir=SHARED_DATA, models=("cnn",), epochs=5, quiet=True))
+    result = run(DepthStudyConfig(data_dir=SHARED_DATA, models=("cnn",), epochs=8, quiet=True))
     assert result.runs[0].test_accuracy >= 0.99
