@@ -14,15 +14,30 @@ from mlkit.experiments.depth_study import DepthStudyConfig, parse_list, run
 DEFAULTS = DepthStudyConfig()
 
 
+ActivationsOption = Annotated[str, typer.Option(
+    "--activations", help="Comma-separated hidden activations: sigmoid, relu, tanh, elu, selu, gelu.")]
+DepthsOption = Annotated[str, typer.Option("--depths", help="Comma-separated numbers of hidden layers (1 to 30).")]
+VariantOption = Annotated[str, typer.Option(
+    "--variant", help="Comma-separated MLP variants: seed (as the seeds), he (He init), batchnorm, residual.")]
+ModelsOption = Annotated[str, typer.Option(
+    "--models", help="Instead of the depth grid, compare seed 004's models: linear, mlp, mlp-dropout, cnn.")]
+EpochsOption = Annotated[int, typer.Option("--epochs", help="Training epochs per model.")]
+BatchOption = Annotated[int | None, typer.Option(
+    "--batch-size", help="Batch size (default: the seeds', 128 for the depth grid, 100 with --models).")]
+SubsetOption = Annotated[int | None, typer.Option("--subset", help="Train on this many random training images (quick runs).")]
+EveryBatchesOption = Annotated[int, typer.Option(
+    "--every-batches", help="With --models, log loss and accuracy every N batches (0: off).")]
+
+
 def depth_study(
-    activations: Annotated[str, typer.Option(help="Comma-separated hidden activations (sigmoid, relu, tanh, elu, selu, gelu).")] = ",".join(DEFAULTS.activations),
-    depths: Annotated[str, typer.Option(help="Comma-separated numbers of hidden layers (1 to 30).")] = ",".join(map(str, DEFAULTS.depths)),
-    variant: Annotated[str, typer.Option(help="Comma-separated MLP variants: seed (as the seeds), he (He init), batchnorm, residual.")] = ",".join(DEFAULTS.variants),
-    models: Annotated[str, typer.Option(help="Instead of the depth grid, compare seed 004's models: linear, mlp, mlp-dropout, cnn.")] = ",".join(DEFAULTS.models),
-    epochs: Annotated[int, typer.Option(help="Training epochs per model.")] = DEFAULTS.epochs,
-    batch_size: Annotated[int | None, typer.Option(help="Batch size (default: the seeds', 128 for the depth grid, 100 with --models).")] = DEFAULTS.batch_size,
-    subset: Annotated[int | None, typer.Option(help="Train on this many random training images (quick runs).")] = DEFAULTS.subset,
-    every_batches: Annotated[int, typer.Option(help="With --models, log loss and accuracy every N batches (0: off).")] = DEFAULTS.every_batches,
+    activations: ActivationsOption = ",".join(DEFAULTS.activations),
+    depths: DepthsOption = ",".join(map(str, DEFAULTS.depths)),
+    variant: VariantOption = ",".join(DEFAULTS.variants),
+    models: ModelsOption = ",".join(DEFAULTS.models),
+    epochs: EpochsOption = DEFAULTS.epochs,
+    batch_size: BatchOption = DEFAULTS.batch_size,
+    subset: SubsetOption = DEFAULTS.subset,
+    every_batches: EveryBatchesOption = DEFAULTS.every_batches,
     data: DataOption = DEFAULTS.data,
     data_dir: DataDirOption = None,
     seed: SeedOption = DEFAULTS.seed,
