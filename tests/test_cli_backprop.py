@@ -49,7 +49,7 @@ def test_kinks_are_left_to_tensorflow(mlkit):
     assert update["check"]["kinks"] == ["w1"]
     assert update["parameters"][0]["gradient"] == update["check"]["tensorflow"]["w1"] == 0.0
     assert update["check"]["finite_difference"]["w1"] == pytest.approx(-1.0, rel=1e-4)
-    assert result["check"]["passed"] and result["check"]["kinks_skipped_by_finite_differences"] == 1
+    assert result["check"]["passed"] and result["check"]["skipped_by_finite_differences"] == 1
 
 
 def test_check_failure_exits_3(mlkit, monkeypatch):

@@ -93,8 +93,9 @@ def test_network_resets_gradients_between_steps():
     first = network.backward()
     second = network.backward()
     assert first == second
-    reference, kinks = finite_difference_gradients(network, [2], [3])
-    assert not kinks
+    differences = finite_difference_gradients(network, [2], [3])
+    reference = differences.gradients
+    assert not differences.kinks
     assert all(relative_difference(first[name], reference[name]) < TOLERANCE for name in first)
 
 
@@ -102,7 +103,7 @@ def test_seed_002_network_gradients_final_weights_and_chain_rule():
     network = Network(NetworkSpec((1, 1, 2, 1), ("relu",) * 3), [2, 1, 2, 4, 1])
     assert network.forward([2], [3]) == 220.5  # o = 4*4 + 1*8 = 24
     gradients = network.backward()
-    reference, _ = finite_difference_gradients(network, [2], [3])
+    reference = finite_difference_gradients(network, [2], [3]).gradients
     assert max(relative_difference(gradients[n], reference[n]) for n in gradients) < TOLERANCE
     rows = {row["parameter"]: row for row in explain_parameters(network.loss, network.parameters())}
     assert rows["w1"]["expression"] == "dL/dw1 = (o - y)*relu'(q3)*(w4*relu'(q2_1)*w2 + w5*relu'(q2_2)*w3)*relu'(q1)*x"
@@ -128,10 +129,10 @@ def test_random_networks_match_finite_differences(layers, activations, bias, los
     network.forward(x, y)
     gradients = network.backward()
     rows = explain_parameters(network.loss, network.parameters())
-    reference, kinks = finite_difference_gradients(network, x, y)
+    differences = finite_difference_gradients(network, x, y)
     for name, row in zip(gradients, rows):
-        if name not in kinks:
-            assert relative_difference(gradients[name], reference[name]) < TOLERANCE, name
+        if differences.conclusive(name, TOLERANCE):
+            assert relative_difference(gradients[name], differences.gradients[name]) < TOLERANCE, name
         # The chain rule written in numbers evaluates to the gradient (6 significant digits each).
         assert eval(row["substituted"]) == pytest.approx(gradients[name], rel=1e-4, abs=1e-6)
 
@@ -189,3 +190,15 @@ def test_repr_names_the_node_and_the_network():
     network = Network(NetworkSpec((1, 1), ("linear",)), [0.5])
     assert repr(network.loss) == "HalfMSE('L', value=0, grad=0)"
     assert "layers=[1, 1]" in repr(network)
+
+
+def test_finite_differences_are_not_judged_at_kinks_or_below_their_rounding_error():
+    from mlkit.graph.reference import FiniteDifferences
+
+    differences = FiniteDifferences({"w1": 0.5, "w2": 2e-5, "w3": 100.0}, ["w1"], {"w1": 0.0, "w2": 3e-5, "w3": 1e-6})
+    assert [differences.conclusive(name, 1e-6) for name in ("w1", "w2", "w3")] == [False, False, True]
+    # The rounding bound grows with the loss: 1e14 times the loss, 1e14 times the bound.
+    small = finite_difference_gradients(Network(NetworkSpec((1, 1, 1), ("relu", "linear")), [1.0, 1.0]), [1.0], [0.0])
+    large = finite_difference_gradients(Network(NetworkSpec((1, 1, 1), ("relu", "linear")), [1.0, 1e7]), [1.0], [0.0])
+    assert large.rounding["w1"] / small.rounding["w1"] == pytest.approx(1e14, rel=1e-3)
+    assert small.conclusive("w1", 1e-6) and large.gradients["w2"] == pytest.approx(1e7, rel=1e-6)

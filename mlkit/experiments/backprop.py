@@ -168,7 +168,7 @@ class _Checker:
         self.reference = KerasReference(spec)
         self.tolerance = tolerance
         self.worst = {"tensorflow": 0.0, "finite_difference": 0.0, "final_weights": 0.0}
-        self.kinks = 0
+        self.skipped = 0
 
     def compare(self, network: Network, x, y, loss: float) -> dict:
         from ..graph.reference import finite_difference_gradients, relative_difference
@@ -176,13 +176,15 @@ class _Checker:
         engine = {parameter.symbol: parameter.grad for parameter in network.parameters()}
         self.reference.set_weights([parameter.value for parameter in network.parameters()])
         tf_loss, tf_gradients = self.reference.gradients(x, y)
-        fd_gradients, kinks = finite_difference_gradients(network, x, y)
+        differences = finite_difference_gradients(network, x, y)
+        judged = [name for name in engine if differences.conclusive(name, self.tolerance)]
         tf_diff = max([relative_difference(loss, tf_loss)] + [relative_difference(engine[n], tf_gradients[n]) for n in engine])
-        fd_diff = max([relative_difference(engine[n], fd_gradients[n]) for n in engine if n not in kinks], default=0.0)
+        fd_diff = max([relative_difference(engine[n], differences.gradients[n]) for n in judged], default=0.0)
         self.worst["tensorflow"] = max(self.worst["tensorflow"], tf_diff)
         self.worst["finite_difference"] = max(self.worst["finite_difference"], fd_diff)
-        self.kinks += len(kinks)
-        return {"tensorflow": tf_gradients, "finite_difference": fd_gradients, "kinks": kinks,
+        self.skipped += len(engine) - len(judged)
+        return {"tensorflow": tf_gradients, "finite_difference": differences.gradients, "kinks": differences.kinks,
+                "finite_difference_skipped": [n for n in engine if n not in judged],
                 "max_difference_tensorflow": tf_diff, "max_difference_finite_difference": fd_diff}
 
     def finish(self, weights: tuple, points: list, config: BackpropConfig, final: dict) -> dict:
@@ -195,5 +197,5 @@ class _Checker:
                 "max_difference_tensorflow": self.worst["tensorflow"],
                 "max_difference_finite_difference": self.worst["finite_difference"],
                 "max_difference_final_weights": self.worst["final_weights"],
-                "kinks_skipped_by_finite_differences": self.kinks, "tensorflow_final_weights": tf_final,
+                "skipped_by_finite_differences": self.skipped, "tensorflow_final_weights": tf_final,
                 "relu_derivative_at_zero": 0.0}

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 
 from ..errors import ConfigError
-from .activations import ACTIVATIONS, Activation, ReLU
+from .activations import ACTIVATIONS, ReLU
 from .arithmetic import Add, Multiply
 from .leaves import Constant, Variable
 from .losses import LOSSES
@@ -28,6 +28,8 @@ class Network:
             previous = self._dense(layer, previous, kernel, biases)
         self.outputs = previous
         self.loss = LOSSES[spec.loss](tuple(self.outputs), tuple(self.targets))
+        self._order = self.loss.nodes()  # the graph never changes, so sort it once
+        self._relus = [node for node in self._order if isinstance(node, ReLU)]
 
     def _variable(self, value: float, name: str) -> Variable:
         variable = Variable(value, name)
@@ -61,7 +63,7 @@ class Network:
         Still a topological order (every node after its inputs), but reads like the network:
         x, w1, w1*x, q1, h1, w2, ... rather than depth-first from the loss.
         """
-        order = self.loss.nodes()
+        order = self._order
         depth: dict[int, int] = {}
         for node in order:
             depth[id(node)] = 1 + max((depth[id(child)] for child in node.inputs), default=-1)
@@ -84,7 +86,9 @@ class Network:
                               f"target(s), got {len(x)} and {len(y)}.")
         for node, value in zip(self.inputs + self.targets, [*x, *y]):
             node.value = float(value)
-        return self.loss.forward()
+        for node in self._order:
+            node.value = float(node.compute())
+        return self.loss.value
 
     def backward(self) -> dict[str, float]:
         """Reset every gradient, back-propagate from the loss, return dL/d(parameter)."""
@@ -107,10 +111,7 @@ class Network:
 
     def relu_pattern(self) -> tuple[bool, ...]:
         """Which ReLUs are active (q > 0) at the current values: a change means a kink was crossed."""
-        return tuple(node.pre_activation.value > 0 for node in self.nodes() if isinstance(node, ReLU))
-
-    def activations(self) -> list[Activation]:
-        return [node for node in self.nodes() if isinstance(node, Activation)]
+        return tuple(node.pre_activation.value > 0 for node in self._relus)
 
     def __repr__(self) -> str:
         spec = self.spec
