@@ -96,7 +96,8 @@ def _render(result) -> None:
     stdout().print(f"layers {net['layers']}, activations {net['activations']}, {'bias' if net['bias'] else 'no bias'}, "
                    f"loss {net['loss']}, lr {net['learning_rate']:g}\nweight order: {net['weight_order']}", highlight=False)
     stdout().print(_tree(result.graph))
-    stdout().print("Chain rule (relu'(q) is 1 where q > 0, else 0):", highlight=False)
+    note = " (relu'(q) is 1 where q > 0, else 0, also at q = 0)" if "relu" in net["activations"] else ""
+    stdout().print(f"Chain rule{note}:", highlight=False)
     for row in result.expressions:
         stdout().print(f"  {row['chain_rule']}\n    = {row['expression'].split(' = ', 1)[1]}", highlight=False)
     tables = []
