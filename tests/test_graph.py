@@ -202,3 +202,12 @@ def test_finite_differences_are_not_judged_at_kinks_or_below_their_rounding_erro
     large = finite_difference_gradients(Network(NetworkSpec((1, 1, 1), ("relu", "linear")), [1.0, 1e7]), [1.0], [0.0])
     assert large.rounding["w1"] / small.rounding["w1"] == pytest.approx(1e14, rel=1e-3)
     assert small.conclusive("w1", 1e-6) and large.gradients["w2"] == pytest.approx(1e7, rel=1e-6)
+
+
+def test_importing_the_engine_pulls_in_no_cli_and_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = "import sys, mlkit.graph, mlkit.experiments.backprop; print(' '.join(sys.modules))"
+    modules = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert not {"typer", "rich", "cli", "tensorflow", "keras"} & {name.split(".")[0] for name in modules}
