@@ -89,3 +89,10 @@ def test_ray_executor_end_to_end(mlkit, banded_file, tmp_path):
 def test_real_fashion_mnist_mlp_reaches_the_seed_accuracy(mlkit, tmp_path):
     result = mlkit.json("fashion-sweep", "--data-dir", SHARED_DATA, "--batch-sizes", "32", "--quiet")
     assert result["best"]["val_accuracy"] >= 0.885 and result["best"]["test_accuracy"] >= 0.88
+
+
+@needs_shared_data
+@pytest.mark.slow  # about 10 minutes on 2 cores
+def test_real_fashion_mnist_cnn_reaches_092(mlkit):
+    result = mlkit.json("fashion-sweep", "--data-dir", SHARED_DATA, "--model", "cnn", "--batch-sizes", "64", "--quiet")
+    assert result["best"]["test_accuracy"] >= 0.92
