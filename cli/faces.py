@@ -1,0 +1,154 @@
+"""`mlkit faces`: index a gallery of faces, match query faces against it, evaluate a threshold."""
+
+import csv
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._output import JsonOption, QuietOption, SeedOption, make_table, print_json, print_tables, report_files
+
+app = typer.Typer(no_args_is_help=True, help="Face retrieval: embeddings, clusters and an inverted index.")
+
+
+class Method(str, Enum):
+    nearest = "nearest"
+    centroid = "centroid"
+
+
+EmbedderOption = Annotated[str, typer.Option("--embedder", help="dlib (128-d ResNet, offline) or keras:PATH (a .keras face model).")]
+LargestOption = Annotated[bool, typer.Option("--largest", help="Only the largest face of each image.")]
+CroppedOption = Annotated[bool, typer.Option("--assume-cropped", help="Each image is one face: skip detection.")]
+WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Processes embedding in parallel (dlib).")]
+
+
+def _face_options(largest: bool, assume_cropped: bool, workers: int):
+    from mlkit.faces.pipeline import FaceOptions
+
+    return FaceOptions(largest=largest, assume_cropped=assume_cropped, workers=workers)
+
+
+@app.command("index")
+def index(
+    gallery: Annotated[Path, typer.Argument(help="Folder of gallery images (DIR/<name>/*.jpg names people by folder).")],
+    out: Annotated[Path, typer.Option("--out", dir_okay=False, help="Index file to write (HDF5).")],
+    embedder: EmbedderOption = "dlib",
+    clusters: Annotated[int | None, typer.Option("--clusters", min=1, help="KMeans clusters; default: best silhouette score for 2..--max-clusters.")] = None,
+    max_clusters: Annotated[int, typer.Option("--max-clusters", min=2, help="Largest K tried when --clusters is not given.")] = 10,
+    update: Annotated[bool, typer.Option("--update", help="Add new gallery images to the existing --out index, keeping old embeddings.")] = False,
+    largest: LargestOption = False,
+    assume_cropped: CroppedOption = False,
+    workers: WorkersOption = 2,
+    seed: SeedOption = 0,
+    json: JsonOption = False,
+    quiet: QuietOption = False,
+):
+    """Embed every face of a gallery folder, cluster them with KMeans and write one index file.
+
+    Images where no face is detected are embedded whole (reported as whole-image); files that
+    are not images are skipped with a warning.
+
+    Example: mlkit faces index ../shared/data/faces/csc420_a5/saved_faces --out faces.h5 --clusters 6
+    """
+    from mlkit.experiments.faces import IndexConfig, run_index
+
+    config = IndexConfig(gallery=gallery, out=out, embedder=embedder, clusters=clusters, max_clusters=max_clusters,
+                         update=update, seed=seed, faces=_face_options(largest, assume_cropped, workers), quiet=quiet)
+    result = run_index(config)
+    if json:
+        print_json(result)
+        return
+    summary = make_table(f"Face index {result.out}", ["images", "faces", "detected", "whole image", "skipped", "seconds", "images/s"], [[
+        result.images, result.faces, result.box_sources.get("detected", 0),
+        result.box_sources.get("whole-image", 0) + result.box_sources.get("assumed-cropped", 0),
+        result.skipped, result.seconds, result.images_per_second]])
+    sizes = make_table("Clusters", ["cluster", "faces", "first files"], [
+        [row["cluster"], row["faces"], ", ".join(row["files"][:4])] for row in result.clusters])
+    tables = [summary, sizes]
+    if result.silhouettes:
+        tables.append(make_table("Silhouette score per K", ["K", "silhouette"], [[k, v] for k, v in result.silhouettes.items()]))
+    print_tables(*tables)
+    report_files([result.out], quiet)
+
+
+@app.command("match")
+def match(
+    queries: Annotated[list[Path], typer.Argument(help="Query images or folders of them.")],
+    index: Annotated[Path, typer.Option("--index", dir_okay=False, help="Index file from `mlkit faces index`.")],
+    method: Annotated[Method, typer.Option("--method", help="nearest: closest gallery faces; centroid: closest cluster centre (the seed's).")] = Method.nearest,
+    threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, help="Largest distance that still matches; default: the embedder's (dlib 0.5 Euclidean, keras 0.2 cosine).")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Gallery faces listed per query with --method nearest.")] = 5,
+    csv_output: Annotated[bool, typer.Option("--csv", help="Print CSV (file,match,distance) instead of a table.")] = False,
+    largest: LargestOption = False,
+    assume_cropped: CroppedOption = False,
+    workers: WorkersOption = 2,
+    json: JsonOption = False,
+    quiet: QuietOption = False,
+):
+    """Match each face of the query images to the index; None when no match is within --threshold.
+
+    Example: mlkit faces match ../shared/data/faces/csc420_a5/input_faces --index faces.h5 --method centroid
+    """
+    from mlkit.experiments.faces import MatchConfig, run_match
+
+    if json and csv_output:
+        raise typer.BadParameter("give --json or --csv, not both.", param_hint="--csv")
+    config = MatchConfig(queries=queries, index=index, method=method.value, threshold=threshold, top_k=top_k,
+                         faces=_face_options(largest, assume_cropped, workers), quiet=quiet)
+    result = run_match(config)
+    if json:
+        print_json(result)
+    elif csv_output:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["file", "match", "distance"])
+        for row in result.matches:
+            writer.writerow([row["file"], _shown(row["match"]), f"{row['distance']:.4f}"])
+    else:
+        print_tables(make_table(
+            f"Matches ({result.method}, {result.metric} distance <= {result.threshold:g})",
+            ["file", "face", "box", "match", "distance", "gallery files"],
+            [[Path(row["file"]).name, row["face"], f"{row['box_source']} {row['box']}", _shown(row["match"]), row["distance"],
+              _files_cell(row["files"])] for row in result.matches]))
+
+
+def _shown(match: str | None) -> str:
+    return "None" if match is None else match
+
+
+def _files_cell(files: list[str]) -> str:
+    return ", ".join(files[:3]) + (f" (+{len(files) - 3})" if len(files) > 3 else "")
+
+
+@app.command("evaluate")
+def evaluate(
+    folder: Annotated[Path, typer.Argument(help="Labelled faces: DIR/<identity>/*.jpg.")],
+    embedder: EmbedderOption = "dlib",
+    threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, help="Threshold to score; default: the embedder's.")] = None,
+    workers: WorkersOption = 2,
+    json: JsonOption = False,
+    quiet: QuietOption = False,
+):
+    """Leave-one-out identification accuracy, rejection of unknown people, and a suggested threshold.
+
+    Each face is a query against all the others (known person), then with its own person removed
+    (unknown person). Only the largest face of each image is used.
+
+    Example: mlkit faces evaluate my_faces/ --json
+    """
+    from mlkit.experiments.faces import EvaluateConfig, run_evaluate
+
+    config = EvaluateConfig(folder=folder, embedder=embedder, threshold=threshold,
+                            faces=_face_options(True, False, workers), quiet=quiet)
+    result = run_evaluate(config)
+    if json:
+        print_json(result)
+        return
+    columns = ["threshold", "open-set accuracy", "known identified", "rejection precision", "rejection recall"]
+    rows = [[label] + [result_row[key] for key in ("threshold", "open_set_accuracy", "known_identified",
+                                                   "rejection_precision", "rejection_recall")]
+            for label, result_row in (("current", result.at_threshold), ("suggested", result.suggested))]
+    print_tables(make_table(f"{result.people} people, {result.faces} faces, {result.metric} distance; "
+                            f"identification accuracy {result.identification_accuracy:.4f}",
+                            ["", *columns], rows))

@@ -1,0 +1,1 @@
+"""Face retrieval: read images, find and embed faces, index them in clusters, match queries."""

@@ -1,0 +1,89 @@
+"""Reading face images: any mode Pillow opens (grey, RGBA, palette) as RGB, large ones shrunk."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import DataError
+
+@dataclass
+class LoadedImage:
+    """An RGB uint8 image and the factor that maps its pixels back to the file's pixels."""
+
+    pixels: np.ndarray
+    scale: float
+
+    def __repr__(self) -> str:
+        return f"LoadedImage(shape={self.pixels.shape}, scale={self.scale:g})"
+
+
+def load_image(path: str | Path, max_side: int) -> LoadedImage:
+    """Read an image file as contiguous RGB uint8, shrinking it so its longer side is <= max_side.
+
+    Args:
+        path: the image file.
+        max_side: longer side in pixels beyond which the image is resized (detection on a
+            20-megapixel photo would take seconds and finds the same faces).
+    Returns:
+        The pixels and `scale` (file pixels per returned pixel, 1.0 when not resized).
+    Raises:
+        DataError: the file is missing or is not an image Pillow can decode.
+    """
+    try:
+        with Image.open(path) as image:
+            image = _to_rgb(image)
+    except FileNotFoundError as error:
+        raise DataError(f"{path} does not exist.") from error
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+        raise DataError(f"{path} is not a readable image ({_first_line(error)}); "
+                        "give a JPEG, PNG or other image file.") from error
+    scale = max(image.size) / max_side
+    if scale > 1:
+        image = image.resize((round(image.width / scale), round(image.height / scale)), Image.BILINEAR)
+    else:
+        scale = 1.0
+    return LoadedImage(np.ascontiguousarray(np.asarray(image, dtype=np.uint8)), scale)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    image.load()  # decode now, so truncated files fail here and not later
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # Transparent pixels become white rather than whatever colour they happen to store.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def find_images(paths: list[str | Path]) -> list[Path]:
+    """Expand files and folders into a list of candidate files (folders searched recursively, sorted).
+
+    Every non-hidden file counts; the ones that turn out not to be images are skipped, with a
+    warning, when they are read.
+
+    Raises:
+        DataError: a path does not exist, or a folder holds no files at all.
+    """
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not _is_hidden(p, path))
+            if not files:
+                raise DataError(f"{path} holds no files; give a folder of face images.")
+            found += files
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise DataError(f"{path} does not exist; give image files or folders of images.")
+    return found
+
+
+def _is_hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)

@@ -1,0 +1,168 @@
+"""mlkit.faces: image reading, distances, clustering, the index file, matching and evaluation."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.spatial.distance import cdist
+
+from mlkit.data import save_arrays
+from mlkit.errors import ConfigError, DataError
+from mlkit.faces.evaluation import leave_one_out, scores_at, suggest_threshold
+from mlkit.faces.images import find_images, load_image
+from mlkit.faces.index import FaceIndex, choose_clusters, load_index, save_index
+from mlkit.faces.matching import match_centroid, match_nearest, pairwise_distances
+
+from .conftest import SHARED_DATA, needs_shared_data
+
+
+def smooth_image(seed: int, size=(96, 96), mode="RGB") -> Image.Image:
+    """A blurry random picture: small changes to it give small changes to its embedding."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    return Image.fromarray(coarse).resize(size, Image.BICUBIC).convert(mode)
+
+
+def test_load_image_converts_grey_rgba_and_shrinks_large(tmp_path):
+    smooth_image(1, mode="L").save(tmp_path / "grey.png")
+    grey = load_image(tmp_path / "grey.png", max_side=1024)
+    assert grey.pixels.shape == (96, 96, 3) and grey.scale == 1.0
+    assert np.array_equal(grey.pixels[..., 0], grey.pixels[..., 2])
+    rgba = np.zeros((10, 10, 4), np.uint8)
+    rgba[:5, :, :] = (255, 0, 0, 255)  # top half opaque red, bottom half fully transparent
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    pixels = load_image(tmp_path / "rgba.png", max_side=1024).pixels
+    assert pixels[0, 0].tolist() == [255, 0, 0] and pixels[9, 9].tolist() == [255, 255, 255]
+    smooth_image(2, size=(3000, 1500)).save(tmp_path / "big.jpg")
+    big = load_image(tmp_path / "big.jpg", max_side=1000)
+    assert big.pixels.shape == (500, 1000, 3) and big.scale == pytest.approx(3.0)
+
+
+def test_load_image_errors_name_the_file(tmp_path):
+    (tmp_path / "notes.jpg").write_text("not an image")
+    with pytest.raises(DataError, match="notes.jpg is not a readable image"):
+        load_image(tmp_path / "notes.jpg", 1024)
+    smooth_image(3).save(tmp_path / "cut.jpg")
+    data = (tmp_path / "cut.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="cut.jpg is not a readable image"):
+        load_image(tmp_path / "cut.jpg", 1024)
+    with pytest.raises(DataError, match="does not exist"):
+        load_image(tmp_path / "none.png", 1024)
+
+
+def test_find_images_walks_folders_and_rejects_empty_or_missing(tmp_path):
+    (tmp_path / "a" / "sub").mkdir(parents=True)
+    (tmp_path / "a" / "x.jpg").write_bytes(b"1")
+    (tmp_path / "a" / "sub" / "y.png").write_bytes(b"1")
+    (tmp_path / "a" / ".hidden.jpg").write_bytes(b"1")
+    assert [p.name for p in find_images([tmp_path / "a"])] == ["y.png", "x.jpg"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="holds no files"):
+        find_images([tmp_path / "empty"])
+    with pytest.raises(DataError, match="does not exist"):
+        find_images([tmp_path / "nowhere"])
+
+
+@pytest.mark.parametrize("metric, scipy_name", [("euclidean", "euclidean"), ("cosine", "cosine")])
+def test_pairwise_distances_match_scipy(metric, scipy_name):
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 16)), rng.normal(size=(7, 16))
+    np.testing.assert_allclose(pairwise_distances(a, b, metric), cdist(a, b, scipy_name), atol=1e-9)
+
+
+def blobs(per_blob=6, centres=((0, 0), (10, 0), (0, 10)), seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.concatenate([np.array(c) + rng.normal(scale=0.3, size=(per_blob, 2)) for c in centres])
+
+
+def test_silhouette_picks_the_number_of_blobs():
+    labels, centres, scores = choose_clusters(blobs(), None, max_clusters=6, seed=0, metric="euclidean")
+    assert len(centres) == 3 and max(scores, key=scores.get) == 3 and set(scores) == {2, 3, 4, 5, 6}
+    assert len(set(labels[:6])) == len(set(labels[6:12])) == 1 and labels[0] != labels[6] != labels[12]
+
+
+def test_cluster_count_edge_cases():
+    labels, centres, scores = choose_clusters(np.ones((2, 4)), None, 10, 0, "euclidean")
+    assert len(centres) == 1 and scores == {} and labels.tolist() == [0, 0]
+    with pytest.raises(ConfigError, match="--clusters 3 is more than the 2 distinct faces"):
+        choose_clusters(np.array([[0.0, 0], [0, 0], [1, 1]]), 3, 10, 0, "euclidean")
+
+
+def make_index(embeddings: np.ndarray, clusters: int = 3) -> FaceIndex:
+    labels, centres, _ = choose_clusters(embeddings, clusters, 10, 0, "euclidean")
+    count = len(embeddings)
+    return FaceIndex(embeddings.astype(np.float32), [f"p{i}/f{i}.jpg" for i in range(count)],
+                     [f"person{i // 6}" for i in range(count)], np.tile([0, 0, 9, 9], (count, 1)),
+                     ["whole-image"] * count, labels, centres, "dlib", "euclidean", 1.0, "/gallery")
+
+
+def test_index_round_trip_and_inverted_index(tmp_path):
+    index = make_index(blobs())
+    save_index(index, tmp_path / "i.h5")
+    loaded = load_index(tmp_path / "i.h5")
+    np.testing.assert_array_equal(loaded.embeddings, index.embeddings)
+    assert loaded.files == index.files and loaded.names == index.names and loaded.gallery == "/gallery"
+    assert sorted(sum(loaded.inverted().values(), [])) == list(range(18))
+    assert all(len(rows) == 6 for rows in loaded.inverted().values())
+
+
+def test_load_index_rejects_other_mlkit_files_and_damage(tmp_path):
+    save_arrays(tmp_path / "other.h5", {"x": np.zeros(3)}, {"kind": "image-classification"})
+    with pytest.raises(DataError, match="is not a face index"):
+        load_index(tmp_path / "other.h5")
+    save_index(make_index(blobs()), tmp_path / "i.h5")
+    data = (tmp_path / "i.h5").read_bytes()
+    (tmp_path / "i.h5").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="not a readable HDF5 file"):
+        load_index(tmp_path / "i.h5")
+
+
+def test_match_centroid_and_nearest():
+    index = make_index(blobs())
+    near_second_blob = np.array([10.2, 0.1], np.float32)
+    centroid = match_centroid(near_second_blob, index, threshold=1.0)
+    assert centroid.match == f"cluster {index.labels[6]}" and centroid.files == index.files[6:12]
+    assert centroid.distance == pytest.approx(np.linalg.norm(index.centres[index.labels[6]] - near_second_blob), abs=1e-5)
+    nearest = match_nearest(near_second_blob, index, threshold=1.0, top_k=3)
+    expected = np.argsort(np.linalg.norm(index.embeddings - near_second_blob, axis=1))[:3]
+    assert nearest.match == "person1" and nearest.files == [index.files[i] for i in expected]
+    assert nearest.distances == sorted(nearest.distances)
+    far = np.array([5.0, 5.0], np.float32)
+    assert match_centroid(far, index, 1.0).match is None and match_nearest(far, index, 1.0, 3).match is None
+
+
+def test_evaluation_counts_by_hand():
+    embeddings = np.array([[0.0], [0.1], [5.0], [5.2], [20.0]])
+    trials = leave_one_out(embeddings, ["a", "a", "b", "b", "c"], "euclidean")
+    np.testing.assert_allclose(trials["known_distance"], [0.1, 0.1, 0.2, 0.2])
+    assert trials["known_correct"].all()
+    np.testing.assert_allclose(trials["unknown_distance"], [5.0, 4.9, 4.9, 5.1, 14.8])
+    scores = scores_at(trials, 0.15)  # a accepted, b's two known queries rejected, every unknown rejected
+    assert scores["known_identified"] == 0.5 and scores["rejection_recall"] == 1.0
+    assert scores["rejection_precision"] == pytest.approx(5 / 7) and scores["open_set_accuracy"] == pytest.approx(7 / 9)
+    best = suggest_threshold(trials)
+    assert 0.2 < best["threshold"] < 4.9 and best["open_set_accuracy"] == 1.0
+
+
+def side_by_side(*paths) -> Image.Image:
+    images = [Image.open(p).convert("RGB") for p in paths]
+    canvas = Image.new("RGB", (sum(i.width for i in images) + 40, max(i.height for i in images) + 40))
+    x = 20
+    for image in images:
+        canvas.paste(image, (x, 20))
+        x += image.width
+    return canvas
+
+
+@needs_shared_data
+def test_two_real_faces_in_one_image_give_two_boxes(tmp_path):
+    from mlkit.faces.pipeline import FaceOptions, FaceReader
+
+    house = SHARED_DATA / "faces" / "happy_house"
+    side_by_side(house / "bertrand.jpg", house / "camera_0.jpg").save(tmp_path / "two.png")
+    both = FaceReader("dlib", FaceOptions(workers=1))(tmp_path / "two.png")
+    assert both.sources == ["detected", "detected"] and both.embeddings.shape == (2, 128)
+    lefts = sorted(box[0] for box in both.boxes)
+    assert lefts[0] < 96 + 20 <= lefts[1]  # one face in each half
+    largest = FaceReader("dlib", FaceOptions(workers=1, largest=True))(tmp_path / "two.png")
+    assert len(largest.boxes) == 1 and largest.boxes[0] in both.boxes
