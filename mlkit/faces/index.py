@@ -30,6 +30,7 @@ class FaceIndex:
     threshold: float  # the embedder's default maximum distance for a match
     gallery: str  # absolute folder the files are relative to
     silhouettes: dict[int, float] = field(default_factory=dict)  # score per K tried
+    assume_cropped: bool = False  # faces were not detected: each image embedded whole
 
     def __repr__(self) -> str:
         return (f"FaceIndex(faces={len(self.files)}, clusters={len(self.centres)}, "
@@ -89,7 +90,7 @@ def save_index(index: FaceIndex, path: str | Path) -> Path:
     }
     attrs = {"kind": KIND, "embedder": index.embedder, "metric": index.metric,
              "threshold": float(index.threshold), "gallery": index.gallery,
-             "clusters": len(index.centres), "silhouettes": {str(k): v for k, v in index.silhouettes.items()}}
+             "clusters": len(index.centres), "assume_cropped": bool(index.assume_cropped), "silhouettes": {str(k): v for k, v in index.silhouettes.items()}}
     return save_arrays(path, arrays, attrs)
 
 
@@ -109,6 +110,7 @@ def load_index(path: str | Path) -> FaceIndex:
         centres=arrays["centres"], embedder=attrs["embedder"], metric=attrs["metric"],
         threshold=float(attrs["threshold"]), gallery=attrs["gallery"],
         silhouettes={int(k): float(v) for k, v in attrs.get("silhouettes", {}).items()},
+        assume_cropped=bool(attrs.get("assume_cropped", False)),
     )
 
 

@@ -60,19 +60,25 @@ class FaceReader:
             image = load_image(path, self.options.max_side)
         except DataError as error:
             return ImageFaces(path, error=str(error))
-        height, width = image.pixels.shape[:2]
-        pad = round(self.options.border * min(height, width))
-        pixels = np.pad(image.pixels, ((pad, pad), (pad, pad), (0, 0)))
-        boxes = self.detector(pixels, self.options.upsample) if self.detector else []
+        boxes, pad = self._detect(image.pixels)
+        if not boxes:
+            source = "assumed-cropped" if self.options.assume_cropped else "whole-image"
+            whole = (0, 0, image.file_width - 1, image.file_height - 1)
+            return ImageFaces(path, [whole], [source], self.embedder.whole(image.pixels))
+        padded = np.pad(image.pixels, ((pad, pad), (pad, pad), (0, 0)))
+        shape = image.pixels.shape
+        return ImageFaces(path, [_to_file_pixels(b, pad, image.scale, shape) for b in boxes],
+                          ["detected"] * len(boxes), self.embedder(padded, boxes))
+
+    def _detect(self, pixels: np.ndarray) -> tuple[list[tuple[int, int, int, int]], int]:
+        """Face boxes in the coordinates of the image padded with a black border, and the border."""
+        if self.detector is None:
+            return [], 0
+        pad = round(self.options.border * min(pixels.shape[:2]))
+        boxes = self.detector(np.pad(pixels, ((pad, pad), (pad, pad), (0, 0))), self.options.upsample)
         if self.options.largest and boxes:
             boxes = [max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))]
-        sources = ["detected"] * len(boxes)
-        if not boxes:
-            boxes = [(pad, pad, pad + width - 1, pad + height - 1)]
-            sources = ["assumed-cropped" if self.options.assume_cropped else "whole-image"]
-        embeddings = self.embedder(pixels, boxes)
-        return ImageFaces(path, [_to_file_pixels(b, pad, image.scale, (height, width)) for b in boxes],
-                          sources, embeddings)
+        return boxes, pad
 
 
 def _to_file_pixels(box, pad: int, scale: float, shape) -> tuple[int, int, int, int]:
