@@ -20,9 +20,23 @@ class Method(str, Enum):
     centroid = "centroid"
 
 
-EmbedderOption = Annotated[str, typer.Option("--embedder", help="dlib (128-d ResNet, offline) or keras:PATH (a .keras face model).")]
+EmbedderOption = Annotated[str, typer.Option(
+    "--embedder", help="dlib (128-d ResNet, offline) or keras:PATH (a .keras face model).")]
 LargestOption = Annotated[bool, typer.Option("--largest", help="Only the largest face of each image.")]
 WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Processes embedding in parallel (dlib).")]
+ClustersOption = Annotated[int | None, typer.Option(
+    "--clusters", min=1, help="KMeans clusters; default: best silhouette score for 2..--max-clusters.")]
+UpdateOption = Annotated[bool, typer.Option(
+    "--update", help="Add new gallery images to the existing --out index, keeping old embeddings.")]
+CroppedOption = Annotated[bool, typer.Option(
+    "--assume-cropped", help="Each image is one face (a gallery of crops): skip detection; matching does the same.")]
+QueryCroppedOption = Annotated[bool | None, typer.Option(
+    "--assume-cropped/--detect", help="Each query image is one face, or detect faces; default: as the index was made.")]
+ThresholdOption = Annotated[float | None, typer.Option("--threshold", min=0.0, help=(
+    f"Largest distance that still matches; default: the embedder's (dlib {DLIB_THRESHOLD} Euclidean, "
+    f"keras {KERAS_THRESHOLD} cosine)."))]
+MethodOption = Annotated[Method, typer.Option(
+    "--method", help="nearest: closest gallery faces; centroid: closest cluster centre (the seed's).")]
 
 
 def _face_options(largest: bool, assume_cropped: bool, workers: int):
@@ -36,11 +50,11 @@ def index(
     gallery: Annotated[Path, typer.Argument(help="Folder of gallery images (DIR/<name>/*.jpg names people by folder).")],
     out: Annotated[Path, typer.Option("--out", dir_okay=False, help="Index file to write (HDF5).")],
     embedder: EmbedderOption = "dlib",
-    clusters: Annotated[int | None, typer.Option("--clusters", min=1, help="KMeans clusters; default: best silhouette score for 2..--max-clusters.")] = None,
-    max_clusters: Annotated[int, typer.Option("--max-clusters", min=2, help="Largest K tried when --clusters is not given.")] = 10,
-    update: Annotated[bool, typer.Option("--update", help="Add new gallery images to the existing --out index, keeping old embeddings.")] = False,
+    clusters: ClustersOption = None,
+    max_clusters: Annotated[int, typer.Option("--max-clusters", min=2, help="Largest K tried without --clusters.")] = 10,
+    update: UpdateOption = False,
     largest: LargestOption = False,
-    assume_cropped: Annotated[bool, typer.Option("--assume-cropped", help="Each image is one face (a gallery of crops): skip detection; matching then does the same.")] = False,
+    assume_cropped: CroppedOption = False,
     workers: WorkersOption = 2,
     seed: SeedOption = 0,
     json: JsonOption = False,
@@ -51,7 +65,7 @@ def index(
     Images where no face is detected are embedded whole (reported as whole-image); files that
     are not images are skipped with a warning.
 
-    Example: mlkit faces index ../shared/data/faces/csc420_a5/saved_faces --out faces.h5 --clusters 6
+    Example: mlkit faces index ../shared/data/faces/csc420_a5/saved_faces --out faces.h5 --assume-cropped
     """
     from mlkit.experiments.faces import IndexConfig, run_index
 
@@ -61,15 +75,18 @@ def index(
     if json:
         print_json(result)
         return
-    summary = make_table(f"Face index {result.out}", ["images", "faces", "detected", "whole image", "skipped", "seconds", "images/s"], [[
-        result.images, result.faces, result.box_sources.get("detected", 0),
-        result.box_sources.get("whole-image", 0) + result.box_sources.get("assumed-cropped", 0),
-        result.skipped, result.seconds, result.images_per_second]])
-    sizes = make_table("Clusters", ["cluster", "faces", "first files"], [
-        [row["cluster"], row["faces"], ", ".join(row["files"][:4])] for row in result.clusters])
-    tables = [summary, sizes]
+    sources = result.box_sources
+    tables = [
+        make_table(f"Face index {result.out}", ["images", "faces", "detected", "whole image", "skipped", "seconds",
+                                                "images/s"],
+                   [[result.images, result.faces, sources.get("detected", 0),
+                     sources.get("whole-image", 0) + sources.get("assumed-cropped", 0), result.skipped,
+                     result.seconds, result.images_per_second]]),
+        make_table("Clusters", ["cluster", "faces", "first files"],
+                   [[row["cluster"], row["faces"], ", ".join(row["files"][:4])] for row in result.clusters]),
+    ]
     if result.silhouettes:
-        tables.append(make_table("Silhouette score per K", ["K", "silhouette"], [[k, v] for k, v in result.silhouettes.items()]))
+        tables.append(make_table("Silhouette score per K", ["K", "silhouette"], list(map(list, result.silhouettes.items()))))
     print_tables(*tables)
     report_files([result.out], quiet)
 
@@ -78,12 +95,12 @@ def index(
 def match(
     queries: Annotated[list[Path], typer.Argument(help="Query images or folders of them.")],
     index: Annotated[Path, typer.Option("--index", dir_okay=False, help="Index file from `mlkit faces index`.")],
-    method: Annotated[Method, typer.Option("--method", help="nearest: closest gallery faces; centroid: closest cluster centre (the seed's).")] = Method.nearest,
-    threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, help=f"Largest distance that still matches; default: the embedder's (dlib {DLIB_THRESHOLD} Euclidean, keras {KERAS_THRESHOLD} cosine).")] = None,
-    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Gallery faces listed per query with --method nearest.")] = 5,
+    method: MethodOption = Method.nearest,
+    threshold: ThresholdOption = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Gallery faces listed per query (--method nearest).")] = 5,
     csv_output: Annotated[bool, typer.Option("--csv", help="Print CSV (file,match,distance) instead of a table.")] = False,
     largest: LargestOption = False,
-    assume_cropped: Annotated[bool | None, typer.Option("--assume-cropped/--detect", help="Each query image is one face, or detect faces; default: as the index was made.")] = None,
+    assume_cropped: QueryCroppedOption = None,
     workers: WorkersOption = 2,
     json: JsonOption = False,
     quiet: QuietOption = False,
@@ -110,8 +127,8 @@ def match(
         print_tables(make_table(
             f"Matches ({result.method}, {result.metric} distance <= {result.threshold:g})",
             ["file", "face", "box", "match", "distance", "gallery files"],
-            [[Path(row["file"]).name, row["face"], f"{row['box_source']} {row['box']}", _shown(row["match"]), row["distance"],
-              _files_cell(row["files"])] for row in result.matches]))
+            [[Path(row["file"]).name, row["face"], f"{row['box_source']} {row['box']}", _shown(row["match"]),
+              row["distance"], _files_cell(row["files"])] for row in result.matches]))
 
 
 def _shown(match: str | None) -> str:
@@ -127,6 +144,7 @@ def evaluate(
     folder: Annotated[Path, typer.Argument(help="Labelled faces: DIR/<identity>/*.jpg.")],
     embedder: EmbedderOption = "dlib",
     threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, help="Threshold to score; default: the embedder's.")] = None,
+    assume_cropped: Annotated[bool, typer.Option("--assume-cropped", help="Each image is one face: skip detection.")] = False,
     workers: WorkersOption = 2,
     json: JsonOption = False,
     quiet: QuietOption = False,
@@ -141,15 +159,15 @@ def evaluate(
     from mlkit.experiments.faces import EvaluateConfig, run_evaluate
 
     config = EvaluateConfig(folder=folder, embedder=embedder, threshold=threshold,
-                            faces=_face_options(True, False, workers), quiet=quiet)
+                            faces=_face_options(True, assume_cropped, workers), quiet=quiet)
     result = run_evaluate(config)
     if json:
         print_json(result)
         return
-    columns = ["threshold", "open-set accuracy", "known identified", "rejection precision", "rejection recall"]
-    rows = [[label] + [result_row[key] for key in ("threshold", "open_set_accuracy", "known_identified",
-                                                   "rejection_precision", "rejection_recall")]
-            for label, result_row in (("current", result.at_threshold), ("suggested", result.suggested))]
+    keys = ("threshold", "open_set_accuracy", "known_identified", "rejection_precision", "rejection_recall")
+    rows = [[label, *(scores[key] for key in keys)]
+            for label, scores in (("current", result.at_threshold), ("suggested", result.suggested))]
     print_tables(make_table(f"{result.people} people, {result.faces} faces, {result.metric} distance; "
                             f"identification accuracy {result.identification_accuracy:.4f}",
-                            ["", *columns], rows))
+                            ["", "threshold", "open-set accuracy", "known identified", "rejection precision",
+                             "rejection recall"], rows))

@@ -194,6 +194,8 @@ def test_evaluate_on_a_labelled_folder(mlkit, tmp_path):
     report = mlkit.json("faces", "evaluate", people, "--workers", "1")
     assert report["people"] == 3 and report["faces"] == 6 and report["identification_accuracy"] == 1.0
     assert report["suggested"]["open_set_accuracy"] == 1.0 and report["at_threshold"]["threshold"] == 0.5
+    table = mlkit("faces", "evaluate", people, "--workers", "1", "--assume-cropped", "--threshold", "0.3")
+    assert table.exit_code == 0 and "3 people, 6 faces" in table.stdout and "suggested" in table.stdout
     (people / "loose.jpg").write_bytes((people / "ann" / "1.png").read_bytes())
     loose = mlkit("faces", "evaluate", people)
     assert loose.exit_code == 1 and "one sub-folder of images per person" in loose.stderr
