@@ -166,3 +166,11 @@ def test_two_real_faces_in_one_image_give_two_boxes(tmp_path):
     assert lefts[0] < 96 + 20 <= lefts[1]  # one face in each half
     largest = FaceReader("dlib", FaceOptions(workers=1, largest=True))(tmp_path / "two.png")
     assert len(largest.boxes) == 1 and largest.boxes[0] in both.boxes
+
+
+def test_load_image_turns_phone_photos_upright(tmp_path):
+    image = smooth_image(5, size=(40, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    image.save(tmp_path / "phone.jpg", exif=exif)
+    assert load_image(tmp_path / "phone.jpg", 1024).pixels.shape == (40, 20, 3)

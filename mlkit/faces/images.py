@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import DataError
 
@@ -52,6 +52,7 @@ def load_image(path: str | Path, max_side: int) -> LoadedImage:
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     image.load()  # decode now, so truncated files fail here and not later
+    image = ImageOps.exif_transpose(image)  # phone photos: upright, as viewers show them
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         # Transparent pixels become white rather than whatever colour they happen to store.
         rgba = image.convert("RGBA")
