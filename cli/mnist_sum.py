@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from mlkit.experiments.mnist_sum import CalcConfig, SumConfig
+from mlkit.mnist_sum.predict import PredictConfig
 
 from ._output import (DataDirOption, JsonOption, PlotDirOption, QuietOption, SeedOption, make_table,
                       print_json, print_tables, report_files)
@@ -113,7 +114,7 @@ def predict_command(
     images: Annotated[list[str] | None, typer.Argument(
         help="Image files in order; for calc put + or - between the operands.")] = None,
     data: Annotated[Path | None, typer.Option("--data", dir_okay=False, help="A sequence file from --export-data.")] = None,
-    split: Annotated[str, typer.Option("--split", help="train, validation or test (with --data).")] = "test",
+    split: Annotated[str, typer.Option("--split", help="train, validation or test (with --data).")] = PredictConfig.split,
     show: Annotated[int, typer.Option("--show", min=0, help="Rows in the table (JSON has all).")] = 20,
     json: JsonOption = False,
 ):
@@ -121,7 +122,7 @@ def predict_command(
 
     Example: mlkit mnist-sum predict --model calc.keras 4.png 8.png + 1.png 9.png 4.png
     """
-    from mlkit.mnist_sum.predict import PredictConfig, run_predict
+    from mlkit.mnist_sum.predict import run_predict
 
     result = run_predict(PredictConfig(model=model, data=data, split=split, images=tuple(images or ())))
     if json:
