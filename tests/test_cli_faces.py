@@ -163,7 +163,7 @@ def test_bad_queries_and_options(mlkit, gallery, tmp_path):
     unknown = mlkit("faces", "index", gallery, "--out", tmp_path / "j.h5", "--embedder", "facenet")
     assert unknown.exit_code == 1 and "unknown embedder 'facenet'" in unknown.stderr
     no_model = mlkit("faces", "index", gallery, "--out", tmp_path / "j.h5", "--embedder", "keras:none.keras")
-    assert no_model.exit_code == 1 and "model file none.keras does not exist" in no_model.stderr
+    assert no_model.exit_code == 1 and "none.keras does not exist" in no_model.stderr
 
 
 def test_keras_embedder_reads_size_and_layout_from_the_model(mlkit, gallery, tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..faces.embedders import embedder_metric
+from ..faces.embedders import embedder_metric, normalize_spec
 from ..faces.evaluation import leave_one_out, scores_at, suggest_threshold
 from ..faces.gallery import ROW_KEYS, gallery_rows, index_rows, relative_name
 from ..faces.images import find_images
@@ -124,6 +124,7 @@ def run_index(config: IndexConfig) -> IndexResult:
         raise DataError(f"{config.gallery} is not a folder; give the folder of gallery images.")
     if config.clusters is not None and config.clusters < 1:
         raise ConfigError("--clusters must be at least 1.")
+    config = replace(config, embedder=normalize_spec(config.embedder))
     paths = find_images([root])
     rows, removed = {key: [] for key in ROW_KEYS}, 0
     if config.update:
@@ -232,7 +233,7 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateResult:
     rows = gallery_rows(images, root)
     if len(set(rows["names"])) < 2:
         raise DataError(f"fewer than two people in {config.folder} have a readable image.")
-    metric, default = embedder_metric(config.embedder)
+    metric, default = embedder_metric(normalize_spec(config.embedder))
     trials = leave_one_out(np.array(rows["embeddings"]), rows["names"], metric)
     threshold = default if config.threshold is None else config.threshold
     return EvaluateResult(

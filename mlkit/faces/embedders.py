@@ -152,6 +152,19 @@ def make_embedder(spec: str):
     raise ConfigError(f"unknown embedder {spec!r}; use 'dlib' or 'keras:PATH' (a .keras face model).")
 
 
+def normalize_spec(spec: str) -> str:
+    """`dlib`, or `keras:` with an absolute path so the index works from any folder.
+
+    Raises:
+        ConfigError: neither form.
+    """
+    if spec == "dlib":
+        return spec
+    if spec.startswith("keras:") and len(spec) > len("keras:"):
+        return f"keras:{Path(spec[len('keras:'):]).resolve()}"
+    raise ConfigError(f"unknown embedder {spec!r}; use 'dlib' or 'keras:PATH' (a .keras face model).")
+
+
 def embedder_metric(spec: str) -> tuple[str, float]:
     """The distance and default threshold of an embedder, without loading it."""
     embedder = DlibEmbedder if spec == "dlib" else KerasEmbedder
