@@ -4,18 +4,16 @@ Seed 001 (problem 2) used ImageDataGenerator; here the augmentation is Keras pre
 layers inside the tf.data pipeline (mlkit.augmentation), trained with `mlkit cifar`'s recipe.
 """
 
-import sys
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..augmentation import Augmentation, augmented_examples
 from ..errors import ConfigError
-from ..evaluation import evaluate_classifier, plot_evaluation
+from ..evaluation import plot_evaluation
 from ..models.cifar import ARCHITECTURES
-from ..recipes import FitSettings, Recipe, fit_classifier, get_recipe
-from ..training import save_model, set_seed
-from .cifar import ArchRun, load_fitting_model, load_images, prepare_model
+from ..recipes import FitSettings, Recipe, get_recipe
+from ..training import set_seed
+from .cifar import ArchRun, load_fitting_model, load_images, prepare_model, train_and_score
 
 
 @dataclass
@@ -94,25 +92,12 @@ def starting_model(data, recipe: Recipe, config: AugmentConfig):
 def train(data, recipe: Recipe, config: AugmentConfig, augmentation: Augmentation, save: Path | None) -> ArchRun:
     set_seed(config.seed)
     model, resumed = starting_model(data, recipe, config)
-    arch = model.name.removeprefix("cifar_")
     label = "augmented" if augmentation.enabled else "plain"
     settings = FitSettings(epochs=config.epochs, batch_size=config.batch_size or recipe.batch_size,
                            seed=config.seed, patience=config.patience, checkpoint=str(save) if save else None,
-                           quiet=config.quiet, label=f"[{arch}/{label}]", augmentation=augmentation)
-    started = time.perf_counter()
-    outcome = fit_classifier(model, data, recipe, settings, resumed=resumed)
-    seconds = time.perf_counter() - started
-    if save and not Path(save).exists():
-        save_model(model, save)
-    evaluation = evaluate_classifier(model, data.x_test, data.y_test, data.class_names)
-    if not config.quiet:
-        sys.stderr.write(f"[{arch}/{label}] val accuracy {evaluation.accuracy:.4f} in {seconds:.0f}s\n")
-    epochs = outcome.history.epochs
-    return ArchRun(arch, label, int(model.count_params()), outcome.initial_epoch + outcome.history.num_epochs,
-                   outcome.initial_epoch, epochs["accuracy"][-1] if epochs.get("accuracy") else None,
-                   evaluation.accuracy, outcome.history.best("val_accuracy"), seconds, outcome.train_seconds,
-                   outcome.images_per_second, outcome.elapsed, outcome.history.to_dict(), evaluation,
-                   str(save) if save else None)
+                           quiet=config.quiet, label=f"{model.name.removeprefix('cifar_')}/{label}",
+                           augmentation=augmentation)
+    return train_and_score(model, resumed, data, recipe, settings)
 
 
 def write_plots(result: AugmentResult, data) -> list[Path]:

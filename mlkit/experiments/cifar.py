@@ -141,21 +141,30 @@ def train_arch(arch: str, data, recipe: Recipe, config: CifarConfig) -> ArchRun:
     settings = FitSettings(epochs=config.epochs or recipe.epochs, batch_size=config.batch_size or recipe.batch_size,
                            seed=config.seed, patience=config.patience,
                            checkpoint=str(checkpoint) if checkpoint else None, quiet=config.quiet,
-                           label=f"[{arch}/{recipe.name}]", augmentation=recipe.augmentation)
+                           label=f"{arch}/{recipe.name}", augmentation=recipe.augmentation)
+    return train_and_score(model, resumed, data, recipe, settings)
+
+
+def train_and_score(model, resumed: bool, data, recipe: Recipe, settings: FitSettings) -> ArchRun:
+    """Train (see fit_classifier), make sure the checkpoint exists, score on the test split.
+
+    The run's `recipe` field is the part of `settings.label` after the slash.
+    """
     started = time.perf_counter()
-    outcome = fit_classifier(model, data, recipe, settings, resumed=resumed)
+    outcome = fit_classifier(model, data, recipe, replace(settings, label=f"[{settings.label}]"), resumed=resumed)
     seconds = time.perf_counter() - started
-    if checkpoint and not Path(checkpoint).exists():
-        save_model(model, checkpoint)  # a resumed run that was already complete
+    if settings.checkpoint and not Path(settings.checkpoint).exists():
+        save_model(model, settings.checkpoint)  # a resumed run that was already complete
     evaluation = evaluate_classifier(model, data.x_test, data.y_test, data.class_names)
+    if not settings.quiet:
+        sys.stderr.write(f"[{settings.label}] val accuracy {evaluation.accuracy:.4f} in {seconds:.0f}s\n")
+    arch, name = settings.label.split("/")
     epochs = outcome.history.epochs
-    if not config.quiet:
-        sys.stderr.write(f"[{arch}/{recipe.name}] val accuracy {evaluation.accuracy:.4f} in {seconds:.0f}s\n")
-    return ArchRun(arch, recipe.name, int(model.count_params()), outcome.initial_epoch + outcome.history.num_epochs,
+    return ArchRun(arch, name, int(model.count_params()), outcome.initial_epoch + outcome.history.num_epochs,
                    outcome.initial_epoch, epochs["accuracy"][-1] if epochs.get("accuracy") else None,
                    evaluation.accuracy, outcome.history.best("val_accuracy"), seconds, outcome.train_seconds,
                    outcome.images_per_second, outcome.elapsed, outcome.history.to_dict(), evaluation,
-                   str(checkpoint) if checkpoint else None)
+                   settings.checkpoint)
 
 
 def write_plots(result: CifarResult, data) -> list[Path]:
