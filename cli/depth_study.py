@@ -70,25 +70,37 @@ def depth_study(
     report_files(result.plots, quiet)
 
 
-def _tables(result):
-    """The runs table and the gradient-norm table (before training and after the last epoch)."""
+def _tables(result) -> list:
+    """The runs table, then per-layer gradient norms before training and after the last epoch
+    (layers as rows and runs as columns, so ten-layer nets still fit a terminal)."""
     depth_mode = result.mode == "depth"
     names = ["activation", "depth", "variant"] if depth_mode else ["model"]
-    runs = make_table(
+    tables = [make_table(
         f"{result.data}: {result.train_images} training images, {result.epochs} epochs, "
-        f"batch {result.batch_size} ({result.seconds:.0f}s in all)",
-        [*names, "parameters", "test loss", "test accuracy", "seconds", "images/s"],
+        f"batch {result.batch_size} ({result.seconds:.0f} s in all)",
+        [*names, "params", "test loss", "test acc", "time (s)", "img/s"],
         [[*([run.activation, run.depth, run.variant] if depth_mode else [run.model]), run.parameters,
-          run.test_loss, run.test_accuracy, round(run.seconds, 1), round(run.images_per_second)]
-         for run in result.runs])
+          run.test_loss, run.test_accuracy, round(run.seconds), round(run.images_per_second)]
+         for run in result.runs])]
     width = max(len(run.layers) for run in result.runs)
-    columns = ["run", "when", *[f"L{i + 1}" for i in range(width - 1)], "out", "L1/out"]
-    rows = []
-    for run in result.runs:
-        for when, norms in (("start", run.gradient_norms[0]), (f"epoch {result.epochs}", run.gradient_norms[-1])):
-            padded = [*norms[:-1], *[None] * (width - len(norms)), norms[-1]]
-            rows.append([run.label, when, *[_scientific(v) for v in padded], _scientific(norms[0] / norms[-1] if norms[-1] else None)])
-    return runs, make_table("Mean |dL/dW| per layer: L1 (input side) ... out (softmax)", columns, rows)
+    layer_names = [f"L{i + 1}" for i in range(width - 1)] + ["out", "L1/out"]
+    for row, when in ((0, "before training"), (-1, f"after epoch {result.epochs}")):
+        columns = [[*_padded(run.gradient_norms[row], width), _ratio(run.gradient_norms[row])]
+                   for run in result.runs]
+        rows = [[name, *(_scientific(column[index]) for column in columns)]
+                for index, name in enumerate(layer_names)]
+        tables.append(make_table(f"Mean |dL/dW| {when} (L1 = input side)",
+                                 ["layer", *(run.label for run in result.runs)], rows))
+    return tables
+
+
+def _padded(norms: list[float], width: int) -> list[float | None]:
+    """Hidden layers first, blanks up to `width`, the output layer last."""
+    return [*norms[:-1], *[None] * (width - len(norms)), norms[-1]]
+
+
+def _ratio(norms: list[float]) -> float | None:
+    return norms[0] / norms[-1] if norms[-1] else None
 
 
 def _scientific(value: float | None) -> str:

@@ -23,7 +23,7 @@ def test_tables_and_plots(mlkit, data_dir, tmp_path):
                    "--variant", "seed,he", "--epochs", "1", "--plot-dir", tmp_path / "plots")
     assert result.exit_code == 0, result.output
     assert "sigmoid d3 he" in result.stdout and "residual" not in result.stdout and "Mean |dL/dW|" in result.stdout
-    assert "L3" in result.stdout and "L1/out" in result.stdout
+    assert "L3" in result.stdout and "L1/out" in result.stdout and "after epoch 1" in result.stdout
     for name in ("depth_study_depth_curves.png", "depth_study_depth_gradients.png"):
         assert (tmp_path / "plots" / name).is_file() and name in result.stderr.replace("\n", "")
 
