@@ -78,9 +78,9 @@ def _tables(result) -> list:
     tables = [make_table(
         f"{result.data}: {result.train_images} training images, {result.epochs} epochs, "
         f"batch {result.batch_size} ({result.seconds:.0f} s in all)",
-        [*names, "params", "test loss", "test acc", "time (s)", "img/s"],
+        [*names, "parameters", "test loss", "test acc", "seconds"],
         [[*([run.activation, run.depth, run.variant] if depth_mode else [run.model]), run.parameters,
-          run.test_loss, run.test_accuracy, round(run.seconds), round(run.images_per_second)]
+          run.test_loss, run.test_accuracy, round(run.seconds)]
          for run in result.runs])]
     width = max(len(run.layers) for run in result.runs)
     layer_names = [f"L{i + 1}" for i in range(width - 1)] + ["out", "L1/out"]
