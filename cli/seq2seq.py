@@ -42,7 +42,8 @@ def train(
     hidden: Annotated[int, typer.Option("--hidden", help="Units of each recurrent layer.")] = D.units,
     layers: Annotated[int, typer.Option("--layers", help="Recurrent layers in encoder and in decoder.")] = D.layers,
     batch_size: Annotated[int, typer.Option("--batch-size")] = D.batch_size,
-    learning_rate: Annotated[float, typer.Option("--learning-rate", help="Adam's learning rate.")] = D.learning_rate,
+    learning_rate: Annotated[float, typer.Option("--learning-rate", help="Adam's first learning rate.")] = D.learning_rate,
+    lr_decay: Annotated[float, typer.Option("--lr-decay", help="Learning-rate factor per epoch (1: constant).")] = D.lr_decay,
     epochs: Annotated[int, typer.Option("--epochs")] = D.epochs,
     jit: Annotated[bool, typer.Option("--jit/--no-jit", help="XLA-compile training steps (faster on CPU after a few seconds of compiling).")] = D.jit_compile,
     samples: Annotated[int, typer.Option("--samples", help="Validation questions shown after each epoch (stderr).")] = D.samples,
@@ -67,7 +68,7 @@ def train(
     config = Seq2SeqConfig(
         op=op.value, digits=digits, train_size=train_size, val_fraction=val_fraction,
         reverse=reverse, cell=cell.value, units=hidden, layers=layers, batch_size=batch_size,
-        learning_rate=learning_rate, epochs=epochs, jit_compile=jit, seed=seed, samples=samples,
+        learning_rate=learning_rate, lr_decay=lr_decay, epochs=epochs, jit_compile=jit, seed=seed, samples=samples,
         save=save, plot_dir=plot_dir, quiet=quiet)
     result = run(config)
     if json:

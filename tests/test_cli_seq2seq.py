@@ -62,4 +62,6 @@ def test_errors_exit_1_or_2(mlkit, tmp_path):
     assert missing.exit_code == 1 and missing.stderr.startswith("Error: model file") and missing.stdout == ""
     bad = mlkit("seq2seq", "--val-fraction", "1.5", "--quiet")
     assert bad.exit_code == 1 and bad.stderr.strip() == "Error: --val-fraction must be between 0 and 1, not 1.5."
+    decay = mlkit("seq2seq", "--lr-decay", "0", "--quiet")
+    assert decay.exit_code == 1 and decay.stderr.strip() == "Error: --lr-decay must be in (0, 1], not 0.0."
     assert mlkit("seq2seq", "--op", "div").exit_code == 2

@@ -113,3 +113,10 @@ def test_run_one_epoch_then_predict(tmp_path, capsys):
     answers = predict(tmp_path / "sub.keras", ["12-45", "9+1", "3-99"])
     assert [(x.truth, x.error is None) for x in answers] == [(-33, True), (None, False), (-96, True)]
     assert all(x.correct == (x.prediction == str(x.truth)) for x in answers if x.error is None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("op", ["sub", "add"])
+def test_default_setup_reaches_99_percent_exact_match(op):
+    result = run(Seq2SeqConfig(op=op, target_exact_match=0.99, quiet=True))
+    assert result.val_exact_match >= 0.99, result.history.epochs["val_exact_match"]
