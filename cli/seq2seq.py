@@ -79,7 +79,7 @@ def train(
         f"{result.val_questions} validation questions)",
         ["epochs", "best epoch", "per-char accuracy", "exact match", "seconds"],
         [[result.epochs, result.best_epoch, result.val_accuracy, result.val_exact_match,
-          round(result.seconds, 1)]]))
+          f"{result.seconds:.1f}"]]))
     report_files(result.files, quiet)
 
 
