@@ -21,6 +21,7 @@ class EncoderConfig:
     filters: tuple[int, int] = (32, 64)
     units: int = 128
     dropout_rate: float = 0.25
+    batch_norm: bool = False
 
 
 def custom_objects() -> dict:
@@ -67,10 +68,10 @@ def build_digit_encoder(config: EncoderConfig | None = None, name: str = "image_
     x = layers.Rescaling(1 / 255)(inputs)
     x = layers.Reshape((*IMAGE_SHAPE, 1))(x)
     for filters in config.filters:
-        # Batch normalisation: the digits are learnt only through sums, and it speeds that up.
-        x = layers.Conv2D(filters, 3, use_bias=False)(x)
-        x = layers.Activation("relu")(layers.BatchNormalization()(x))
-        x = layers.MaxPooling2D()(x)
+        x = layers.Conv2D(filters, 3, use_bias=not config.batch_norm)(x)
+        if config.batch_norm:
+            x = layers.BatchNormalization()(x)
+        x = layers.MaxPooling2D()(layers.Activation("relu")(x))
     x = layers.Flatten()(x)
     x = layers.Dropout(config.dropout_rate)(x)
     outputs = layers.Dense(config.units, activation="relu")(x)
@@ -93,6 +94,7 @@ def build_sum_model(config: EncoderConfig | None = None):
     config = config or EncoderConfig()
     inputs = keras.Input((None, *IMAGE_SHAPE), name="images")
     features = time_distributed(build_digit_encoder(config), name="per_image_cnn")(inputs)
+    features = layers.Dropout(config.dropout_rate)(features)
     digits = layers.Dense(NUM_DIGITS, activation="softmax", name=DIGIT_LAYER)(features)
     counts = sum_pooling(name="sum_pooling")(digits)
     value = layers.Dense(1, use_bias=False, trainable=False, name="digit_values")
@@ -115,6 +117,9 @@ def build_calc_model(digits: int, num_chars: int, units: int = 128, config: Enco
     from keras import layers
 
     time_distributed, _ = _layers()
+    # Batch normalisation here; the sum model trains without it (with it, its softmax over
+    # digits saturated in the first epoch on MNIST and the run never recovered).
+    config = config or EncoderConfig(batch_norm=True)
     inputs = keras.Input((2 * digits + 1, *IMAGE_SHAPE), name="question")
     features = time_distributed(build_digit_encoder(config), name="per_image_cnn")(inputs)
     first = layers.Cropping1D((0, digits + 1), name="first_operand")(features)
