@@ -7,6 +7,7 @@ import pytest
 
 from mlkit.errors import ConfigError
 from mlkit.experiments.depth_study import DepthStudyConfig, parse_list, run
+from mlkit.experiments.depth_study_plans import comparison_plans
 from mlkit.gradients import kernel_gradient_norms, kernel_layers
 from mlkit.models.mlp import VARIANTS, build_depth_mlp, build_linear, build_wide_mlp
 from mlkit.models.mnist_cnn import build_mnist_cnn
@@ -132,3 +133,9 @@ def test_parse_list():
     assert parse_list("sigmoid,relu") == ("sigmoid", "relu")
     with pytest.raises(ConfigError, match="--depths"):
         parse_list("1,two", int, "--depths")
+
+
+def test_linear_model_is_clipped_the_others_are_not():
+    plans = {plan.model: plan for plan in comparison_plans(("linear", "mlp", "cnn"))}
+    assert plans["linear"].optimizer().clipnorm == 1.0 and plans["linear"].learning_rate == 0.5
+    assert plans["cnn"].optimizer().clipnorm is None and plans["cnn"].optimizer_name == "adam"
