@@ -2,7 +2,7 @@
 
 import typer
 
-from . import data
+from . import augment, backprop, cifar, data, depth_study, faces, fashion_sweep, mnist_sum, seq2seq
 from ._output import ErrorHandlingGroup
 
 app = typer.Typer(
@@ -14,6 +14,14 @@ app = typer.Typer(
     "or as one JSON document with --json; progress goes to stderr.",
 )
 app.add_typer(data.app, name="data")
+app.command("backprop")(backprop.backprop)
+app.add_typer(seq2seq.app, name="seq2seq")
+app.add_typer(mnist_sum.app, name="mnist-sum")
+app.command("depth-study")(depth_study.depth_study)
+app.command("cifar")(cifar.cifar)
+app.command("augment")(augment.augment)
+app.command("fashion-sweep")(fashion_sweep.fashion_sweep)
+app.add_typer(faces.app, name="faces")
 
 
 def main() -> None:

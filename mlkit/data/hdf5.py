@@ -70,7 +70,7 @@ def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
 def _decode(value):
     if isinstance(value, bytes):
         value = value.decode()
-    if isinstance(value, str) and value[:1] in "[{":
+    if isinstance(value, str) and value[:1] and value[:1] in "[{":
         return json.loads(value)
     if isinstance(value, np.generic):
         return value.item()
