@@ -92,7 +92,8 @@ def test_real_fashion_mnist_mlp_reaches_the_seed_accuracy(mlkit, tmp_path):
 
 
 @needs_shared_data
-@pytest.mark.slow  # about 10 minutes on 2 cores
+@pytest.mark.slow  # about 7 minutes on 2 cores (20 epochs gave 0.9195 test, still improving)
 def test_real_fashion_mnist_cnn_reaches_092(mlkit):
-    result = mlkit.json("fashion-sweep", "--data-dir", SHARED_DATA, "--model", "cnn", "--batch-sizes", "64", "--quiet")
+    result = mlkit.json("fashion-sweep", "--data-dir", SHARED_DATA, "--model", "cnn", "--batch-sizes", "64",
+                        "--epochs", "30", "--quiet")
     assert result["best"]["test_accuracy"] >= 0.92
