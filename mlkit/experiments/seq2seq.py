@@ -32,7 +32,7 @@ class Seq2SeqConfig:
     layers: int = 1
     batch_size: int = 128
     learning_rate: float = 0.004
-    lr_decay: float = 0.9  # the learning rate is multiplied by this over each epoch (1: constant)
+    lr_decay: float = 0.95  # per-epoch factor: 0.9 froze sub at 0.989 exact match, 0.95 reached 0.994
     epochs: int = 30
     jit_compile: bool = True
     seed: int = 0
