@@ -5,10 +5,12 @@ mse:      L = 1/K * sum_k (o_k - y_k)^2, so dL/do_k = 2/K * (o_k - y_k) (Keras' 
 With one output these are 1/2 (o - y)^2 and (o - y)^2.
 """
 
+from abc import ABC, abstractmethod
+
 from .node import Node
 
 
-class Loss(Node):
+class Loss(Node, ABC):
     """Base of the losses; inputs are the K outputs followed by the K targets."""
 
     name = "loss"
@@ -25,12 +27,13 @@ class Loss(Node):
     def errors(self) -> list[float]:
         return [output.value - target.value for output, target in self.pairs()]
 
+    @abstractmethod
     def scale(self) -> float:
         """dL/do_k = scale * (o_k - y_k)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def scale_symbol(self) -> str:
-        raise NotImplementedError
+        """`scale` written as a prefix of (o - y), e.g. "2/K*"."""
 
     def local_gradients(self) -> tuple[float, ...]:
         outputs = [self.scale() * error for error in self.errors()]
