@@ -5,30 +5,35 @@ from typing import Annotated
 
 import typer
 
+from mlkit.experiments.augment import AugmentConfig
+
 from ._output import (DataDirOption, DataOption, JsonOption, PlotDirOption, QuietOption, SeedOption,
                       make_table, print_json, print_tables, report_files)
 from .cifar import BatchOption, PatienceOption, RecipeOption, ResumeOption, SaveOption, SubsetOption
 
+DEFAULTS = AugmentConfig()  # defaults live in the config dataclass (STYLE rule 8)
+AUGMENTATION = DEFAULTS.augmentation
+
 
 def augment(
-    arch: Annotated[str, typer.Option("--arch", help="Network a, b, c or d of `mlkit cifar`.")] = "d",
+    arch: Annotated[str, typer.Option("--arch", help="Network a, b, c or d of `mlkit cifar`.")] = DEFAULTS.arch,
     model: Annotated[Path | None, typer.Option("--model", dir_okay=False, help="Start from a network saved by `mlkit cifar --save` instead of --arch.")] = None,
-    flip: Annotated[str, typer.Option("--flip", help="horizontal, vertical, both or none.")] = "horizontal",
-    translate: Annotated[float, typer.Option("--translate", help="Largest shift, fraction of the size.")] = 0.1,
-    rotate: Annotated[float, typer.Option("--rotate", help="Largest rotation, fraction of a full turn.")] = 0.0,
-    zoom: Annotated[float, typer.Option("--zoom", help="Largest zoom in or out, fraction of the size.")] = 0.0,
-    contrast: Annotated[float, typer.Option("--contrast", help="Largest contrast change, fraction.")] = 0.0,
-    cutout: Annotated[float, typer.Option("--cutout", help="Probability of erasing a random rectangle.")] = 0.0,
-    recipe: RecipeOption = "fast",
-    epochs: Annotated[int, typer.Option("--epochs", help="Epochs of training.")] = 30,
-    batch_size: BatchOption = None,
-    patience: PatienceOption = 5,
-    compare: Annotated[bool, typer.Option("--compare", help="Also train the same network without augmentation.")] = False,
-    preview: Annotated[int, typer.Option("--preview", help="Write a PNG grid of this many augmented training images.")] = 0,
-    data: DataOption = "cifar10",
+    flip: Annotated[str, typer.Option("--flip", help="horizontal, vertical, both or none.")] = AUGMENTATION.flip,
+    translate: Annotated[float, typer.Option("--translate", help="Largest shift, fraction of the size.")] = AUGMENTATION.translate,
+    rotate: Annotated[float, typer.Option("--rotate", help="Largest rotation, fraction of a full turn.")] = AUGMENTATION.rotate,
+    zoom: Annotated[float, typer.Option("--zoom", help="Largest zoom in or out, fraction of the size.")] = AUGMENTATION.zoom,
+    contrast: Annotated[float, typer.Option("--contrast", help="Largest contrast change, fraction.")] = AUGMENTATION.contrast,
+    cutout: Annotated[float, typer.Option("--cutout", help="Probability of erasing a random rectangle.")] = AUGMENTATION.cutout,
+    recipe: RecipeOption = DEFAULTS.recipe,
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs of training.")] = DEFAULTS.epochs,
+    batch_size: BatchOption = DEFAULTS.batch_size,
+    patience: PatienceOption = DEFAULTS.patience,
+    compare: Annotated[bool, typer.Option("--compare", help="Also train the same network without augmentation.")] = DEFAULTS.compare,
+    preview: Annotated[int, typer.Option("--preview", help="Write a PNG grid of this many augmented training images.")] = DEFAULTS.preview,
+    data: DataOption = DEFAULTS.data,
     data_dir: DataDirOption = None,
-    subset: SubsetOption = None,
-    seed: SeedOption = 0,
+    subset: SubsetOption = DEFAULTS.subset,
+    seed: SeedOption = DEFAULTS.seed,
     save: SaveOption = None,
     resume: ResumeOption = None,
     plot_dir: PlotDirOption = None,

@@ -5,8 +5,13 @@ from typing import Annotated
 
 import typer
 
+from mlkit.experiments.cifar import CifarConfig
+
 from ._output import (DataDirOption, DataOption, JsonOption, PlotDirOption, QuietOption, SeedOption,
                       make_table, print_json, print_tables, report_files)
+
+DEFAULTS = CifarConfig()  # defaults live in the config dataclass (STYLE rule 8)
+
 
 ArchOption = Annotated[str, typer.Option("--arch", help="Network a, b, c, d, or all (trains the four, overlays them).")]
 RecipeOption = Annotated[str, typer.Option("--recipe", help="fast (batch norm, AdamW, warm-up + cosine) or seed.")]
@@ -19,15 +24,15 @@ ResumeOption = Annotated[Path | None, typer.Option("--resume", dir_okay=False, h
 
 
 def cifar(
-    arch: ArchOption = "d",
-    recipe: RecipeOption = "fast",
-    data: DataOption = "cifar10",
+    arch: ArchOption = DEFAULTS.arch,
+    recipe: RecipeOption = DEFAULTS.recipe,
+    data: DataOption = DEFAULTS.data,
     data_dir: DataDirOption = None,
-    epochs: EpochsOption = None,
-    batch_size: BatchOption = None,
-    patience: PatienceOption = 3,
-    subset: SubsetOption = None,
-    seed: SeedOption = 0,
+    epochs: EpochsOption = DEFAULTS.epochs,
+    batch_size: BatchOption = DEFAULTS.batch_size,
+    patience: PatienceOption = DEFAULTS.patience,
+    subset: SubsetOption = DEFAULTS.subset,
+    seed: SeedOption = DEFAULTS.seed,
     save: SaveOption = None,
     resume: ResumeOption = None,
     plot_dir: PlotDirOption = None,
