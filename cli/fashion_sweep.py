@@ -6,8 +6,12 @@ from typing import Annotated
 import typer
 from rich import box
 
+from mlkit.experiments.fashion_sweep import FashionSweepConfig
+
 from ._output import (DataDirOption, JsonOption, PlotDirOption, QuietOption, SeedOption, make_table,
                       print_json, print_tables, report_files)
+
+DEFAULTS = FashionSweepConfig()  # defaults live in the config dataclass (STYLE rule 8)
 
 # The seed's columns (learning rate ... validation accuracy), abbreviated to fit 80 columns.
 RUN_COLUMNS = ["lr", "batch", "epochs", "best", "train loss", "train acc", "val loss", "val acc",
@@ -22,22 +26,22 @@ def _numbers(text: str, kind: type, option: str) -> tuple:
 
 
 def fashion_sweep(
-    batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Comma-separated batch sizes.")] = "8,16,32,64",
-    learning_rates: Annotated[str, typer.Option("--learning-rates", help="Comma-separated Adam learning rates.")] = "0.001",
-    model: Annotated[str, typer.Option("--model", help="mlp (the seed's Dense 128) or cnn.")] = "mlp",
-    epochs: Annotated[int, typer.Option("--epochs", help="Most epochs per run.")] = 20,
-    patience: Annotated[int, typer.Option("--patience", help="Stop a run after this many epochs without a lower val loss; its best epoch's weights are kept.")] = 5,
-    lr_patience: Annotated[int, typer.Option("--lr-patience", help="Halve the learning rate after this many epochs without a lower val loss; 0 keeps it constant (as the seed).")] = 2,
-    val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of each class held out for validation.")] = 0.3,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Runs at the same time, each in its own process.")] = 1,
+    batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Comma-separated batch sizes.")] = ",".join(map(str, DEFAULTS.batch_sizes)),
+    learning_rates: Annotated[str, typer.Option("--learning-rates", help="Comma-separated Adam learning rates.")] = ",".join(map(str, DEFAULTS.learning_rates)),
+    model: Annotated[str, typer.Option("--model", help="mlp (the seed's Dense 128) or cnn.")] = DEFAULTS.model,
+    epochs: Annotated[int, typer.Option("--epochs", help="Most epochs per run.")] = DEFAULTS.epochs,
+    patience: Annotated[int, typer.Option("--patience", help="Stop a run after this many epochs without a lower val loss; its best epoch's weights are kept.")] = DEFAULTS.patience,
+    lr_patience: Annotated[int, typer.Option("--lr-patience", help="Halve the learning rate after this many epochs without a lower val loss; 0 keeps it constant (as the seed).")] = DEFAULTS.lr_patience,
+    val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of each class held out for validation.")] = DEFAULTS.val_fraction,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Runs at the same time, each in its own process.")] = DEFAULTS.jobs,
     threads: Annotated[int | None, typer.Option("--threads", help="TensorFlow threads per run (default: cores / jobs).")] = None,
-    executor: Annotated[str, typer.Option("--executor", help="local (processes on this machine) or ray.")] = "local",
+    executor: Annotated[str, typer.Option("--executor", help="local (processes on this machine) or ray.")] = DEFAULTS.executor,
     address: Annotated[str | None, typer.Option("--address", help="Ray cluster to join (ray://head:10001 or auto); its nodes need mlkit installed and the data at the same path. Default: a private local Ray instance sized to --jobs.")] = None,
     out: Annotated[Path | None, typer.Option("--out", file_okay=False, help="Keep every finished run here; running the same sweep again reuses them.")] = None,
     save: Annotated[Path | None, typer.Option("--save", dir_okay=False, help="Save the best run's model (.keras).")] = None,
-    data: Annotated[str, typer.Option("--data", help="fashion-mnist (or another 28x28 dataset name / mlkit HDF5 file).")] = "fashion-mnist",
+    data: Annotated[str, typer.Option("--data", help="fashion-mnist (or another 28x28 dataset name / mlkit HDF5 file).")] = DEFAULTS.data,
     data_dir: DataDirOption = None,
-    seed: SeedOption = 0,
+    seed: SeedOption = DEFAULTS.seed,
     plot_dir: PlotDirOption = None,
     json: JsonOption = False,
     quiet: QuietOption = False,
@@ -50,7 +54,7 @@ def fashion_sweep(
 
     Example: mlkit fashion-sweep --jobs 2 --out runs/fashion --plot-dir plots
     """
-    from mlkit.experiments.fashion_sweep import FashionSweepConfig, run
+    from mlkit.experiments.fashion_sweep import run
 
     config = FashionSweepConfig(
         data=data, data_dir=data_dir, model=model, batch_sizes=_numbers(batch_sizes, int, "--batch-sizes"),
