@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
+from mlkit.experiments.faces import EvaluateConfig, IndexConfig, MatchConfig
 from mlkit.faces.embedders import DLIB_THRESHOLD, KERAS_THRESHOLD
+from mlkit.faces.pipeline import FaceOptions
 
 from ._output import JsonOption, QuietOption, SeedOption, make_table, print_json, print_tables, report_files
 
@@ -40,7 +42,6 @@ MethodOption = Annotated[Method, typer.Option(
 
 
 def _face_options(largest: bool, assume_cropped: bool, workers: int):
-    from mlkit.faces.pipeline import FaceOptions
 
     return FaceOptions(largest=largest, assume_cropped=assume_cropped, workers=workers)
 
@@ -49,14 +50,14 @@ def _face_options(largest: bool, assume_cropped: bool, workers: int):
 def index(
     gallery: Annotated[Path, typer.Argument(help="Folder of gallery images (DIR/<name>/*.jpg names people by folder).")],
     out: Annotated[Path, typer.Option("--out", dir_okay=False, help="Index file to write (HDF5).")],
-    embedder: EmbedderOption = "dlib",
+    embedder: EmbedderOption = IndexConfig.embedder,
     clusters: ClustersOption = None,
-    max_clusters: Annotated[int, typer.Option("--max-clusters", min=2, help="Largest K tried without --clusters.")] = 10,
+    max_clusters: Annotated[int, typer.Option("--max-clusters", min=2, help="Largest K tried without --clusters.")] = IndexConfig.max_clusters,
     update: UpdateOption = False,
     largest: LargestOption = False,
     assume_cropped: CroppedOption = False,
-    workers: WorkersOption = 2,
-    seed: SeedOption = 0,
+    workers: WorkersOption = FaceOptions.workers,
+    seed: SeedOption = IndexConfig.seed,
     json: JsonOption = False,
     quiet: QuietOption = False,
 ):
@@ -67,7 +68,7 @@ def index(
 
     Example: mlkit faces index ../shared/data/faces/csc420_a5/saved_faces --out faces.h5 --assume-cropped
     """
-    from mlkit.experiments.faces import IndexConfig, run_index
+    from mlkit.experiments.faces import run_index
 
     config = IndexConfig(gallery=gallery, out=out, embedder=embedder, clusters=clusters, max_clusters=max_clusters,
                          update=update, seed=seed, faces=_face_options(largest, assume_cropped, workers), quiet=quiet)
@@ -97,11 +98,11 @@ def match(
     index: Annotated[Path, typer.Option("--index", dir_okay=False, help="Index file from `mlkit faces index`.")],
     method: MethodOption = Method.nearest,
     threshold: ThresholdOption = None,
-    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Gallery faces listed per query (--method nearest).")] = 5,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Gallery faces listed per query (--method nearest).")] = MatchConfig.top_k,
     csv_output: Annotated[bool, typer.Option("--csv", help="Print CSV (file,match,distance) instead of a table.")] = False,
     largest: LargestOption = False,
     assume_cropped: QueryCroppedOption = None,
-    workers: WorkersOption = 2,
+    workers: WorkersOption = FaceOptions.workers,
     json: JsonOption = False,
     quiet: QuietOption = False,
 ):
@@ -109,7 +110,7 @@ def match(
 
     Example: mlkit faces match ../shared/data/faces/csc420_a5/input_faces --index faces.h5 --method centroid
     """
-    from mlkit.experiments.faces import MatchConfig, run_match
+    from mlkit.experiments.faces import run_match
 
     if json and csv_output:
         raise typer.BadParameter("give --json or --csv, not both.", param_hint="--csv")
@@ -142,10 +143,10 @@ def _files_cell(files: list[str]) -> str:
 @app.command("evaluate")
 def evaluate(
     folder: Annotated[Path, typer.Argument(help="Labelled faces: DIR/<identity>/*.jpg.")],
-    embedder: EmbedderOption = "dlib",
+    embedder: EmbedderOption = EvaluateConfig.embedder,
     threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, help="Threshold to score; default: the embedder's.")] = None,
     assume_cropped: Annotated[bool, typer.Option("--assume-cropped", help="Each image is one face: skip detection.")] = False,
-    workers: WorkersOption = 2,
+    workers: WorkersOption = FaceOptions.workers,
     json: JsonOption = False,
     quiet: QuietOption = False,
 ):
@@ -156,7 +157,7 @@ def evaluate(
 
     Example: mlkit faces evaluate my_faces/ --json
     """
-    from mlkit.experiments.faces import EvaluateConfig, run_evaluate
+    from mlkit.experiments.faces import run_evaluate
 
     config = EvaluateConfig(folder=folder, embedder=embedder, threshold=threshold,
                             faces=_face_options(True, assume_cropped, workers), quiet=quiet)
