@@ -52,6 +52,9 @@ def sum_command(
 ):
     """Train a per-image CNN with sum pooling (Deep Sets) to read the sum of digit images.
 
+    Training maximises the probability of the true sum under the convolution of the images'
+    digit distributions; the model answers the expected sum.
+
     One trained model is scored on test sequences of every --eval-lengths length (MAE, RMSE, exact sum).
 
     Digit accuracy: how often each image's digit is read right, though no digit label is used.

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from mlkit.models.mnist_sum import build_calc_model, build_sum_model, custom_objects, sum_reader
+from mlkit.models.mnist_sum import (build_calc_model, build_sum_model, custom_objects, sum_likelihood_model,
+                                   sum_reader)
 from mlkit.training import load_model, save_model
 
 
@@ -31,6 +32,18 @@ def test_sum_is_the_expected_digit_value_of_every_image(sum_model):
     np.testing.assert_allclose(digits.sum(axis=-1), 1, rtol=1e-5)
     np.testing.assert_allclose(sums[:, 0], (digits * np.arange(10)).sum(axis=(1, 2)), rtol=1e-5)
     assert not sum_model.get_layer("digit_values").trainable
+
+
+def test_sum_distribution_is_the_convolution_of_the_digit_distributions(sum_model):
+    x = np.random.default_rng(2).integers(0, 256, (3, 4, 28, 28), dtype=np.uint8)
+    distribution = sum_likelihood_model(sum_model, 4).predict(x, verbose=0)
+    _, digits = sum_reader(sum_model).predict(x, verbose=0)
+    for row in range(3):
+        expected = digits[row, 0]
+        for position in range(1, 4):
+            expected = np.convolve(expected, digits[row, position])
+        np.testing.assert_allclose(distribution[row], expected, rtol=1e-4, atol=1e-7)
+    assert distribution.shape == (3, 37)
 
 
 def test_saved_models_load_in_safe_mode_with_the_same_outputs(sum_model, tmp_path):

@@ -124,7 +124,7 @@ def train(model, data: SequenceData, config: SequenceOptions, targets, monitor: 
 
 def run_sum(config: SumConfig) -> RunResult:
     """Train the Deep Sets sum model on `length`-image sequences and score every eval length."""
-    from ..models.mnist_sum import build_sum_model, sum_reader
+    from ..models.mnist_sum import build_sum_model, sum_likelihood_model, sum_reader
 
     if min(config.eval_lengths, default=1) < 1:
         raise ConfigError(f"--eval-lengths must all be at least 1, got {min(config.eval_lengths)}.")
@@ -134,15 +134,18 @@ def run_sum(config: SumConfig) -> RunResult:
     # A sequence file given as --data sets the training length.
     lengths = sorted({data.train.length, *config.eval_lengths})
     model = build_sum_model()
-    model.compile(optimizer(config, len(data.train)), loss="mse", metrics=["mae"])
-    history, seconds, speed = train(model, data, config, lambda s: s.target.astype("float32"),
-                                    "val_mae", "sum")
+    # Trained through the distribution of the sum (see sum_likelihood_model), scored as a sum.
+    trainer = sum_likelihood_model(model, data.train.length)
+    trainer.compile(optimizer(config, len(data.train)), loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"])
+    history, seconds, speed = train(trainer, data, config, lambda s: s.target.astype("int32"),
+                                    "val_accuracy", "sum")
     reader, evaluations = sum_reader(model), []
     for length in lengths:
         sequences = data.test if length == data.test.length else make_sum_sequences(
             test_pool, config.test_sequences, length, np.random.default_rng([config.seed, length]))
         evaluations.append(evaluate_sum(reader, sequences))
-    files = write_files(model, data, history, config, ["loss", "mae"], "mnist_sum")
+    files = write_files(model, data, history, config, ["loss", "accuracy"], "mnist_sum")
     return RunResult("sum", data.summary(), history, evaluations, seconds, speed, files=files)
 
 
