@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from mlkit.errors import MlkitError
+from mlkit.errors import ConfigError, MlkitError
+from mlkit.options import parse_list
 from mlkit.results import to_jsonable
 
 # Looked up at call time so CliRunner's captured streams are used in tests.
@@ -45,6 +46,14 @@ DataDirOption = Annotated[
 DataOption = Annotated[str, typer.Option("--data", help="Dataset name (mnist, fashion-mnist, cifar10) or an mlkit HDF5 file.")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Random seed; the same seed repeats the run.")]
 PlotDirOption = Annotated[Path | None, typer.Option("--plot-dir", file_okay=False, help="Write PNG plots to this folder.")]
+
+
+def comma_list(text: str, cast: type, option: str) -> tuple:
+    """An option's comma-separated list; a malformed one is a usage error (exit 2)."""
+    try:
+        return parse_list(text, cast, option)
+    except ConfigError as error:
+        raise typer.BadParameter(str(error), param_hint=option) from None
 
 
 def print_json(result: Any) -> None:

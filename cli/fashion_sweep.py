@@ -8,7 +8,7 @@ from rich import box
 
 from mlkit.experiments.fashion_sweep import FashionSweepConfig
 
-from ._output import (DataDirOption, JsonOption, PlotDirOption, QuietOption, SeedOption, make_table,
+from ._output import (DataDirOption, JsonOption, PlotDirOption, QuietOption, SeedOption, comma_list, make_table,
                       print_json, print_tables, report_files)
 
 DEFAULTS = FashionSweepConfig()  # defaults live in the config dataclass (STYLE rule 8)
@@ -16,13 +16,6 @@ DEFAULTS = FashionSweepConfig()  # defaults live in the config dataclass (STYLE 
 # The seed's columns (learning rate ... validation accuracy), abbreviated to fit 80 columns.
 RUN_COLUMNS = ["lr", "batch", "epochs", "best", "train loss", "train acc", "val loss", "val acc",
                "test acc", "seconds"]
-
-
-def _numbers(text: str, kind: type, option: str) -> tuple:
-    try:
-        return tuple(kind(item) for item in text.split(",") if item.strip())
-    except ValueError:
-        raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint=option) from None
 
 
 def fashion_sweep(
@@ -57,8 +50,8 @@ def fashion_sweep(
     from mlkit.experiments.fashion_sweep import run
 
     config = FashionSweepConfig(
-        data=data, data_dir=data_dir, model=model, batch_sizes=_numbers(batch_sizes, int, "--batch-sizes"),
-        learning_rates=_numbers(learning_rates, float, "--learning-rates"), epochs=epochs,
+        data=data, data_dir=data_dir, model=model, batch_sizes=comma_list(batch_sizes, int, "--batch-sizes"),
+        learning_rates=comma_list(learning_rates, float, "--learning-rates"), epochs=epochs,
         patience=patience, lr_patience=lr_patience, val_fraction=val_fraction, seed=seed, jobs=jobs, threads=threads,
         executor=executor, address=address, out=out, plot_dir=plot_dir, save=save, quiet=quiet)
     result = run(config)

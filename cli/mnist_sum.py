@@ -8,7 +8,7 @@ import typer
 from mlkit.experiments.mnist_sum import CalcConfig, SumConfig
 from mlkit.mnist_sum.predict import PredictConfig
 
-from ._output import (DataDirOption, JsonOption, PlotDirOption, QuietOption, SeedOption, make_table,
+from ._output import (DataDirOption, JsonOption, PlotDirOption, QuietOption, SeedOption, comma_list, make_table,
                       print_json, print_tables, report_files)
 
 app = typer.Typer(no_args_is_help=True, help="Read numbers written as sequences of MNIST images.")
@@ -23,13 +23,6 @@ TestOption = Annotated[int, typer.Option("--test-sequences", min=1, help="Test s
 BatchOption = Annotated[int, typer.Option("--batch-size", min=1, help="Sequences per batch.")]
 SaveOption = Annotated[Path | None, typer.Option("--save", dir_okay=False, help="Save the trained model (.keras).")]
 ExportOption = Annotated[Path | None, typer.Option("--export-data", dir_okay=False, help="Write the sequences to this HDF5 file.")]
-
-
-def _lengths(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise typer.BadParameter(f"expected comma-separated lengths such as 5,10,20, got {text!r}.")
 
 
 @app.command("sum")
@@ -63,7 +56,7 @@ def sum_command(
     """
     from mlkit.experiments.mnist_sum import run_sum
 
-    config = SumConfig(data=data, data_dir=data_dir, length=length, eval_lengths=_lengths(eval_lengths),
+    config = SumConfig(data=data, data_dir=data_dir, length=length, eval_lengths=comma_list(eval_lengths, int, "--eval-lengths"),
                        train_sequences=train_sequences,
                        validation_sequences=validation_sequences, test_sequences=test_sequences, epochs=epochs,
                        batch_size=batch_size, seed=seed, save=save, export_data=export_data,

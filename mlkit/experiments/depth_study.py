@@ -4,13 +4,13 @@ a linear model, two MLPs and a CNN."""
 
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..options import parse_list  # re-exported: the depth-study CLI and tests use it from here
 from ..training import History
 from .depth_study_plans import (ACTIVATIONS, MAX_DEPTH, SEED_MODELS, VARIANTS, TrainingPlan,
                                 comparison_plans, depth_plans)
@@ -168,12 +168,4 @@ def _write_plots(config: DepthStudyConfig, runs: list[RunResult]) -> list[Path]:
             steps={run.label: run.history.batch_steps for run in runs},
             title=f"Training loss and accuracy every {config.every_batches} batches"))
     return plots
-
-
-def parse_list(text: str, cast: Callable = str, option: str = "option") -> tuple:
-    """'1, 2,3' -> (1, 2, 3): the comma-separated lists the CLI options take."""
-    try:
-        return tuple(cast(item.strip()) for item in text.split(",") if item.strip())
-    except ValueError as error:
-        raise ConfigError(f"{option} takes a comma-separated list, got {text!r}.") from error
 
