@@ -13,31 +13,21 @@ from ..evaluation import plot_evaluation
 from ..models.cifar import ARCHITECTURES
 from ..recipes import FitSettings, Recipe, get_recipe
 from ..training import set_seed
-from .cifar import ArchRun, load_fitting_model, load_images, prepare_model, train_and_score
+from .cifar import ArchRun, TrainingOptions, load_fitting_model, load_images, prepare_model, train_and_score
 
 
 @dataclass
-class AugmentConfig:
+class AugmentConfig(TrainingOptions):
     """Options of one `mlkit augment` run; None means "the recipe's default"."""
 
     arch: str = "d"
     model: Path | None = None
-    recipe: str = "fast"
     augmentation: Augmentation = field(default_factory=lambda: Augmentation(flip="horizontal", translate=0.1))
     epochs: int = 30
-    batch_size: int | None = None
     patience: int = 5
     compare: bool = False
     preview: int = 0
     misclassified: int = 32
-    data: str = "cifar10"
-    data_dir: str | None = None
-    subset: int | None = None
-    seed: int = 0
-    save: Path | None = None
-    resume: Path | None = None
-    plot_dir: Path | None = None
-    quiet: bool = False
 
 
 @dataclass

@@ -16,22 +16,28 @@ ARCH_CHOICES = (*ARCHITECTURES, "all")
 
 
 @dataclass
-class CifarConfig:
-    """Options of one `mlkit cifar` run; None means "the recipe's default"."""
+class TrainingOptions:
+    """Options `mlkit cifar` and `mlkit augment` share; None means "the recipe's default"."""
 
-    arch: str = "d"
     recipe: str = "fast"
     data: str = "cifar10"
     data_dir: str | None = None
-    epochs: int | None = None
     batch_size: int | None = None
-    patience: int = 3
     subset: int | None = None
     seed: int = 0
     save: Path | None = None
     resume: Path | None = None
     plot_dir: Path | None = None
     quiet: bool = False
+
+
+@dataclass
+class CifarConfig(TrainingOptions):
+    """Options of one `mlkit cifar` run; None means "the recipe's default"."""
+
+    arch: str = "d"
+    epochs: int | None = None
+    patience: int = 3
 
 
 @dataclass
