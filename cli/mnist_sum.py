@@ -29,6 +29,7 @@ ExportOption = Annotated[Path | None, typer.Option("--export-data", dir_okay=Fal
 def sum_command(
     length: Annotated[int, typer.Option("--length", min=1, help="Images per training sequence.")] = SumConfig.length,
     eval_lengths: Annotated[str, typer.Option("--eval-lengths", help="Also score these lengths.")] = ",".join(map(str, SumConfig.eval_lengths)),
+    shift: Annotated[float, typer.Option("--shift", help="Shift training images randomly by up to this fraction of their size (0 = off).")] = SumConfig.shift,
     train_sequences: TrainOption = SumConfig.train_sequences,
     validation_sequences: ValidationOption = SumConfig.validation_sequences,
     test_sequences: TestOption = SumConfig.test_sequences,
@@ -46,7 +47,8 @@ def sum_command(
     """Train a per-image CNN with sum pooling (Deep Sets) to read the sum of digit images.
 
     Training maximises the probability of the true sum under the convolution of the images'
-    digit distributions; the model answers the expected sum.
+    digit distributions, with the training images dealt into new sequences every epoch; the
+    answer is the median of that distribution (`predict` also shows the expected sum).
 
     One trained model is scored on test sequences of every --eval-lengths length (MAE, RMSE, exact sum).
 
@@ -57,7 +59,7 @@ def sum_command(
     from mlkit.experiments.mnist_sum import run_sum
 
     config = SumConfig(data=data, data_dir=data_dir, length=length, eval_lengths=comma_list(eval_lengths, int, "--eval-lengths"),
-                       train_sequences=train_sequences,
+                       shift=shift, train_sequences=train_sequences,
                        validation_sequences=validation_sequences, test_sequences=test_sequences, epochs=epochs,
                        batch_size=batch_size, seed=seed, save=save, export_data=export_data,
                        plot_dir=plot_dir, quiet=quiet)

@@ -8,7 +8,7 @@ from mlkit.errors import ConfigError, DataError
 from mlkit.mnist_sum import (CHARS, ImagePool, SequenceData, decode_answers, encode_answer, layout_question,
                              load_sequences, make_calc_questions, make_sum_sequences, save_sequences,
                              split_pool, symbol_image)
-from mlkit.mnist_sum.evaluation import calc_metrics, question_text, sum_metrics
+from mlkit.mnist_sum.evaluation import calc_metrics, question_text, read_sums, sum_metrics
 from mlkit.mnist_sum.images import load_digit_image
 from mlkit.mnist_sum.symbols import BLANK, MINUS, PLUS
 
@@ -132,6 +132,37 @@ def test_sum_metrics_and_calc_metrics_values():
     scores = calc_metrics(codes, calc)
     assert scores["exact_accuracy"] == pytest.approx(5 / 6)
     assert scores["char_accuracy"] == pytest.approx(1 - 1 / codes.size)
+
+
+def test_sums_are_read_as_the_median_of_the_distribution():
+    distribution = np.array([[0.0, 0.6, 0.0, 0.4],    # median 1, expected 1.8
+                             [0.3, 0.0, 0.0, 0.7],    # median 3, expected 2.1
+                             [0.0, 0.0, 1.0, 0.0]])   # sure: 2
+    median, expected = read_sums(distribution)
+    assert median.tolist() == [1, 3, 2]
+    np.testing.assert_allclose(expected, [1.8, 2.1, 2.0])
+
+
+def test_regrouped_sums_keep_the_images_and_deal_new_sequences_each_epoch():
+    from mlkit.mnist_sum.regrouping import RegroupedSums
+
+    sequences = make_sum_sequences(labelled_pool(), 10, 3, np.random.default_rng(0))
+    batches = RegroupedSums(sequences, batch_size=4, seed=0)
+    assert len(batches) == 3
+
+    def epoch():
+        parts = [batches[index] for index in range(len(batches))]
+        return np.concatenate([images for images, _ in parts]), np.concatenate([sums for _, sums in parts])
+
+    first_images, first_sums = epoch()
+    np.testing.assert_array_equal(first_images, sequences.x)
+    np.testing.assert_array_equal(first_sums, sequences.target)
+    batches.on_epoch_end()
+    images, sums = epoch()
+    assert images.shape == sequences.x.shape and not np.array_equal(images, sequences.x)
+    # Pixel (0, 0) holds each image's digit and (0, 1) its index: the same images, summed right.
+    np.testing.assert_array_equal(sums, images[:, :, 0, 0].sum(axis=1))
+    assert sorted(images[:, :, 0, 1].ravel()) == sorted(sequences.x[:, :, 0, 1].ravel())
 
 
 def test_digit_images_are_read_greyscale_28x28_and_inverted_when_light(tmp_path):

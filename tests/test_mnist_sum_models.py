@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from mlkit.models.mnist_sum import (build_calc_model, build_sum_model, custom_objects, sum_likelihood_model,
-                                   sum_reader)
+from mlkit.models.mnist_sum import (EncoderConfig, build_calc_model, build_sum_model, custom_objects,
+                                   sum_distribution_model)
 from mlkit.training import load_model, save_model
 
 
@@ -27,7 +27,8 @@ def test_sum_model_is_permutation_invariant_and_additive_over_any_length(sum_mod
 
 def test_sum_is_the_expected_digit_value_of_every_image(sum_model):
     x = np.random.default_rng(1).integers(0, 256, (3, 5, 28, 28), dtype=np.uint8)
-    sums, digits = sum_reader(sum_model).predict(x, verbose=0)
+    sums = sum_model.predict(x, verbose=0)
+    _, digits = sum_distribution_model(sum_model, 5, with_digits=True).predict(x, verbose=0)
     assert digits.shape == (3, 5, 10)
     np.testing.assert_allclose(digits.sum(axis=-1), 1, rtol=1e-5)
     np.testing.assert_allclose(sums[:, 0], (digits * np.arange(10)).sum(axis=(1, 2)), rtol=1e-5)
@@ -36,14 +37,27 @@ def test_sum_is_the_expected_digit_value_of_every_image(sum_model):
 
 def test_sum_distribution_is_the_convolution_of_the_digit_distributions(sum_model):
     x = np.random.default_rng(2).integers(0, 256, (3, 4, 28, 28), dtype=np.uint8)
-    distribution = sum_likelihood_model(sum_model, 4).predict(x, verbose=0)
-    _, digits = sum_reader(sum_model).predict(x, verbose=0)
+    distribution, digits = sum_distribution_model(sum_model, 4, with_digits=True).predict(x, verbose=0)
     for row in range(3):
         expected = digits[row, 0]
         for position in range(1, 4):
             expected = np.convolve(expected, digits[row, position])
         np.testing.assert_allclose(distribution[row], expected, rtol=1e-4, atol=1e-7)
     assert distribution.shape == (3, 37)
+
+
+def test_shifted_training_images_do_not_change_predictions():
+    import keras
+
+    keras.utils.set_random_seed(5)
+    model = build_sum_model(EncoderConfig(shift=0.2))
+    x = np.random.default_rng(5).integers(0, 256, (2, 3, 28, 28), dtype=np.uint8)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
+    encoder = model.get_layer("per_image_cnn").layer
+    shift = next(layer for layer in encoder.layers if isinstance(layer, keras.layers.RandomTranslation))
+    images = x[0, ..., None].astype("float32")
+    np.testing.assert_array_equal(shift(images, training=False), images)
+    assert not np.allclose(shift(images, training=True), images)
 
 
 def test_saved_models_load_in_safe_mode_with_the_same_outputs(sum_model, tmp_path):

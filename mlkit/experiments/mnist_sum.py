@@ -45,6 +45,7 @@ class SumConfig(SequenceOptions):
 
     length: int = 10
     eval_lengths: tuple[int, ...] = (5, 10, 20)
+    shift: float = 0.0  # largest random shift of a training image, as a fraction of its size
 
 
 @dataclass
@@ -107,24 +108,30 @@ def optimizer(config: SequenceOptions, train_sequences: int):
     return keras.optimizers.Adam(schedule)
 
 
-def train(model, data: SequenceData, config: SequenceOptions, targets, monitor: str, label: str):
-    """Fit on the training sequences, validating each epoch; returns (history, seconds, images/s)."""
+def train(model, training: dict, validation: tuple, images_per_epoch: int, config: SequenceOptions,
+          monitor: str, label: str):
+    """Fit, validating each epoch; returns (history, seconds, training images/s).
+
+    Args:
+        training: what `model.fit` trains on: {"x": a PyDataset} or {"x", "y", "batch_size"}.
+        validation: (x, y) arrays.
+    """
     import keras
 
     history = History()
     callbacks = training_callbacks(history, monitor=monitor, quiet=config.quiet, label=label)
     started = time.perf_counter()
-    model.fit(data.train.x, targets(data.train), batch_size=config.batch_size, epochs=config.epochs,
-              validation_data=(data.validation.x, targets(data.validation)), verbose=0,
+    model.fit(**training, epochs=config.epochs, validation_data=validation, verbose=0,
               callbacks=callbacks + [keras.callbacks.TerminateOnNaN()])
     seconds = time.perf_counter() - started
-    images = history.num_epochs * len(data.train) * data.train.length
+    images = history.num_epochs * images_per_epoch
     return history, seconds, images / seconds if seconds else 0.0
 
 
 def run_sum(config: SumConfig) -> RunResult:
     """Train the Deep Sets sum model on `length`-image sequences and score every eval length."""
-    from ..models.mnist_sum import build_sum_model, sum_likelihood_model, sum_reader
+    from ..mnist_sum.regrouping import RegroupedSums
+    from ..models.mnist_sum import EncoderConfig, build_sum_model, sum_distribution_model
 
     if min(config.eval_lengths, default=1) < 1:
         raise ConfigError(f"--eval-lengths must all be at least 1, got {min(config.eval_lengths)}.")
@@ -133,18 +140,22 @@ def run_sum(config: SumConfig) -> RunResult:
         config, "sum", lambda pool, count, rng: make_sum_sequences(pool, count, config.length, rng))
     # A sequence file given as --data sets the training length.
     lengths = sorted({data.train.length, *config.eval_lengths})
-    model = build_sum_model()
-    # Trained through the distribution of the sum (see sum_likelihood_model), scored as a sum.
-    trainer = sum_likelihood_model(model, data.train.length)
+    if not 0 <= config.shift < 0.5:
+        raise ConfigError(f"--shift must be at least 0 and below 0.5, got {config.shift}.")
+    model = build_sum_model(EncoderConfig(shift=config.shift))
+    # Trained through the distribution of the sum (see sum_distribution_model), scored as a sum.
+    trainer = sum_distribution_model(model, data.train.length)
     trainer.compile(optimizer(config, len(data.train)), loss="sparse_categorical_crossentropy",
                     metrics=["accuracy"])
-    history, seconds, speed = train(trainer, data, config, lambda s: s.target.astype("int32"),
-                                    "val_accuracy", "sum")
-    reader, evaluations = sum_reader(model), []
+    training = {"x": RegroupedSums(data.train, config.batch_size, config.seed)}
+    validation = (data.validation.x, data.validation.target.astype("int32"))
+    history, seconds, speed = train(trainer, training, validation, data.train.x.shape[0] * data.train.length,
+                                    config, "val_accuracy", "sum")
+    evaluations = []
     for length in lengths:
         sequences = data.test if length == data.test.length else make_sum_sequences(
             test_pool, config.test_sequences, length, np.random.default_rng([config.seed, length]))
-        evaluations.append(evaluate_sum(reader, sequences))
+        evaluations.append(evaluate_sum(model, sequences))
     files = write_files(model, data, history, config, ["loss", "accuracy"], "mnist_sum")
     return RunResult("sum", data.summary(), history, evaluations, seconds, speed, files=files)
 
@@ -161,7 +172,10 @@ def run_calc(config: CalcConfig) -> RunResult:
     model.compile(optimizer(config, len(data.train)), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     # The model writes answers least significant character first (see build_calc_model).
-    history, seconds, speed = train(model, data, config, lambda s: s.target[:, ::-1], "val_accuracy", "calc")
+    training = {"x": data.train.x, "y": data.train.target[:, ::-1], "batch_size": config.batch_size}
+    validation = (data.validation.x, data.validation.target[:, ::-1])
+    history, seconds, speed = train(model, training, validation, data.train.x.shape[0] * data.train.length,
+                                    config, "val_accuracy", "calc")
     metrics, examples = evaluate_calc(model, data.test)
     files = write_files(model, data, history, config, ["loss", "accuracy"], "mnist_calc")
     return RunResult("calc", data.summary(), history, [metrics], seconds, speed, examples, files)

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, ModelError
-from ..models.mnist_sum import CALC_MODEL_NAME, SUM_MODEL_NAME, custom_objects, sum_reader
+from ..models.mnist_sum import CALC_MODEL_NAME, SUM_MODEL_NAME, custom_objects
 from ..training import load_model
-from .evaluation import answer_rows, calc_metrics, predict_answers, predict_sums, sum_metrics
+from .evaluation import SumPredictions, answer_rows, calc_metrics, predict_answers, predict_sums, sum_metrics
 from .images import load_digit_image
 from .storage import SPLITS, SequenceSet, load_sequences
 from .symbols import BLANK, MINUS, PLUS, symbol_image
@@ -61,10 +61,10 @@ def run_predict(config: PredictConfig) -> PredictResult:
 
 def _predict_sequences(model, task: str, sequences: SequenceSet, result: PredictResult) -> None:
     if task == "sum":
-        sums, digits, _ = predict_sums(sum_reader(model), sequences)
-        result.predictions = [_sum_row(value, row) | {"answer": int(answer)}
-                              for value, row, answer in zip(sums, digits, sequences.target)]
-        result.metrics = sum_metrics(sums, sequences, digits)
+        predictions = predict_sums(model, sequences)
+        result.predictions = [_sum_row(predictions, index) | {"answer": int(answer)}
+                              for index, answer in enumerate(sequences.target)]
+        result.metrics = sum_metrics(predictions.sums, sequences, predictions.digits)
         return
     slots = model.inputs[0].shape[1]
     if sequences.length != slots:
@@ -75,15 +75,15 @@ def _predict_sequences(model, task: str, sequences: SequenceSet, result: Predict
     result.metrics = calc_metrics(codes, sequences)
 
 
-def _sum_row(value: float, digits: np.ndarray) -> dict:
-    return {"predicted": int(np.rint(value)), "raw": float(value),
-            "digits": " ".join(str(digit) for digit in digits)}
+def _sum_row(predictions: SumPredictions, index: int) -> dict:
+    return {"predicted": int(predictions.sums[index]), "expected": float(predictions.expected[index]),
+            "digits": " ".join(str(digit) for digit in predictions.digits[index])}
 
 
 def _predict_sum_images(model, paths: tuple[str, ...], result: PredictResult) -> None:
     sequences = np.stack([load_digit_image(path) for path in paths])[None]
-    sums, digits, _ = predict_sums(sum_reader(model), SequenceSet("sum", sequences, np.zeros((1, len(paths))), np.zeros(1)))
-    result.predictions = [_sum_row(sums[0], digits[0]) | {"images": len(paths)}]
+    predictions = predict_sums(model, SequenceSet("sum", sequences, np.zeros((1, len(paths))), np.zeros(1)))
+    result.predictions = [_sum_row(predictions, 0) | {"images": len(paths)}]
 
 
 def _predict_calc_images(model, tokens: tuple[str, ...], result: PredictResult) -> None:

@@ -16,12 +16,17 @@ DIGIT_LAYER = "digit_probabilities"
 
 @dataclass
 class EncoderConfig:
-    """The per-image CNN: two convolution blocks and a dense layer."""
+    """The per-image CNN: two convolution blocks and a dense layer.
+
+    `shift` moves each training image by up to this fraction of its size (RandomTranslation,
+    off outside training), so the CNN cannot learn digits pixel by pixel.
+    """
 
     filters: tuple[int, int] = (32, 64)
     units: int = 128
     dropout_rate: float = 0.25
     batch_norm: bool = False
+    shift: float = 0.0
 
 
 def custom_objects() -> dict:
@@ -67,6 +72,8 @@ def build_digit_encoder(config: EncoderConfig | None = None, name: str = "image_
     inputs = keras.Input(IMAGE_SHAPE, name="image")
     x = layers.Rescaling(1 / 255)(inputs)
     x = layers.Reshape((*IMAGE_SHAPE, 1))(x)
+    if config.shift:
+        x = layers.RandomTranslation(config.shift, config.shift, fill_mode="constant")(x)
     for filters in config.filters:
         x = layers.Conv2D(filters, 3, use_bias=not config.batch_norm)(x)
         if config.batch_norm:
@@ -85,6 +92,8 @@ def build_sum_model(config: EncoderConfig | None = None):
     expected digit counts; rho = a fixed linear map with weights 0..9 gives the sum. Because
     pooling is a sum and rho is linear, a model trained on length 10 is exact on any length as
     soon as it reads single digits right (an LSTM over the sequence has no such guarantee).
+    The model's output is the expected sum; mlkit answers the median of the sum's distribution
+    (`sum_distribution_model`), which is what minimises the absolute error.
     """
     import numpy as np
     import keras
@@ -133,20 +142,15 @@ def build_calc_model(digits: int, num_chars: int, units: int = 128, config: Enco
     return keras.Model(inputs, outputs, name=CALC_MODEL_NAME)
 
 
-def sum_reader(sum_model):
-    """A view of a sum model giving both the sum and each image's digit probabilities."""
-    import keras
+def sum_distribution_model(sum_model, length: int, with_digits: bool = False):
+    """A view of a sum model giving the probability of every sum 0..9*length.
 
-    return keras.Model(sum_model.inputs, [sum_model.output, sum_model.get_layer(DIGIT_LAYER).output])
-
-
-def sum_likelihood_model(sum_model, length: int):
-    """A training view of a sum model: the probability of every sum 0..9*length.
-
-    Fitting the expected sum with MSE lets the model hedge (half 4, half 6 reads as 5) and
-    per-image accuracy stalls near 98%. Treating the images' digits as independent draws from
-    their softmax, the sum's distribution is the convolution of theirs; cross-entropy on the
-    true sum rewards reading every image right. Shares all weights with `sum_model`.
+    Treating the images' digits as independent draws from their softmax, the sum's
+    distribution is the convolution of theirs. Training maximises the probability of the true
+    sum (fitting the expected sum with MSE lets the model hedge, half 4 and half 6 reading as 5,
+    and per-image accuracy stalled near 98%); answers are read off this distribution. Shares
+    all weights with `sum_model`; `with_digits` adds each image's digit probabilities as a
+    second output.
     """
     import keras
 
@@ -167,4 +171,5 @@ def sum_likelihood_model(sum_model, length: int):
             return (input_shape[0], (NUM_DIGITS - 1) * length + 1)
 
     probabilities = sum_model.get_layer(DIGIT_LAYER).output
-    return keras.Model(sum_model.inputs, SumDistribution(name="sum_distribution")(probabilities))
+    distribution = SumDistribution(name="sum_distribution")(probabilities)
+    return keras.Model(sum_model.inputs, [distribution, probabilities] if with_digits else distribution)
