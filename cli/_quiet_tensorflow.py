@@ -2,7 +2,8 @@
 
 TensorFlow writes them through absl before its logging is initialised, so neither
 TF_CPP_MIN_LOG_LEVEL nor any other setting hides them, and they would stand before every
-`Error: ...` line that grading scripts read. While (and only while) the `tensorflow` package
+`Error: ...` line that grading scripts read. TensorFlow's warning about retraced functions
+is dropped as well (see below). While (and only while) the `tensorflow` package
 is first imported and its devices are discovered, file descriptor 2 points at /dev/null;
 Python exceptions raised by the import still surface normally afterwards.
 """
@@ -40,6 +41,9 @@ class _QuietLoader(importlib.abc.Loader):
             self.loader.exec_module(module)
             # Device discovery logs its own notices (cuInit on machines without a GPU).
             module.config.list_physical_devices()
+        # Scoring one model on several sequence lengths or a last short batch retraces its
+        # predict function; TensorFlow then warns about "excessive" retracing, which is expected.
+        module.get_logger().addFilter(lambda record: "triggered tf.function retracing" not in record.getMessage())
 
 
 class _QuietTensorflowFinder(importlib.abc.MetaPathFinder):

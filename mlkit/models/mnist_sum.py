@@ -18,8 +18,9 @@ DIGIT_LAYER = "digit_probabilities"
 class EncoderConfig:
     """The per-image CNN: two convolution blocks and a dense layer.
 
-    `shift` moves each training image by up to this fraction of its size (RandomTranslation,
-    off outside training), so the CNN cannot learn digits pixel by pixel.
+    `shift` moves each training image by up to this fraction of its size and `rotate` turns it
+    by up to this fraction of a full turn (RandomTranslation and RandomRotation, off outside
+    training), so the CNN cannot learn digits pixel by pixel.
     """
 
     filters: tuple[int, int] = (32, 64)
@@ -27,6 +28,7 @@ class EncoderConfig:
     dropout_rate: float = 0.25
     batch_norm: bool = False
     shift: float = 0.0
+    rotate: float = 0.0
 
 
 def custom_objects() -> dict:
@@ -74,6 +76,8 @@ def build_digit_encoder(config: EncoderConfig | None = None, name: str = "image_
     x = layers.Reshape((*IMAGE_SHAPE, 1))(x)
     if config.shift:
         x = layers.RandomTranslation(config.shift, config.shift, fill_mode="constant")(x)
+    if config.rotate:
+        x = layers.RandomRotation(config.rotate, fill_mode="constant")(x)
     for filters in config.filters:
         x = layers.Conv2D(filters, 3, use_bias=not config.batch_norm)(x)
         if config.batch_norm:
