@@ -1,13 +1,13 @@
 """`mlkit mnist-sum`: sums of MNIST digit sequences, an MNIST calculator, and predicting with them."""
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mlkit.experiments.mnist_sum import CalcConfig, SumConfig
+from mlkit.experiments.mnist_sum import SUM_ENCODER, CalcConfig, SumConfig
 from mlkit.mnist_sum.predict import PredictConfig
-from mlkit.models.mnist_sum import EncoderConfig
 
 from ._output import (DataDirOption, JsonOption, PlotDirOption, QuietOption, SeedOption, comma_list, make_table,
                       print_json, print_tables, report_files)
@@ -30,8 +30,8 @@ ExportOption = Annotated[Path | None, typer.Option("--export-data", dir_okay=Fal
 def sum_command(
     length: Annotated[int, typer.Option("--length", min=1, help="Images per training sequence.")] = SumConfig.length,
     eval_lengths: Annotated[str, typer.Option("--eval-lengths", help="Also score these lengths.")] = ",".join(map(str, SumConfig.eval_lengths)),
-    shift: Annotated[float, typer.Option("--shift", help="Shift training images randomly by up to this fraction of their size (0 = off).")] = EncoderConfig.shift,
-    rotate: Annotated[float, typer.Option("--rotate", help="Rotate training images randomly by up to this fraction of a turn (0 = off).")] = EncoderConfig.rotate,
+    shift: Annotated[float, typer.Option("--shift", help="Shift training images randomly by up to this fraction of their size (0 = off).")] = SUM_ENCODER.shift,
+    rotate: Annotated[float, typer.Option("--rotate", help="Rotate training images randomly by up to this fraction of a turn (0 = off).")] = SUM_ENCODER.rotate,
     train_sequences: TrainOption = SumConfig.train_sequences,
     validation_sequences: ValidationOption = SumConfig.validation_sequences,
     test_sequences: TestOption = SumConfig.test_sequences,
@@ -61,7 +61,7 @@ def sum_command(
     from mlkit.experiments.mnist_sum import run_sum
 
     config = SumConfig(data=data, data_dir=data_dir, length=length, eval_lengths=comma_list(eval_lengths, int, "--eval-lengths"),
-                       encoder=EncoderConfig(shift=shift, rotate=rotate), train_sequences=train_sequences,
+                       encoder=replace(SUM_ENCODER, shift=shift, rotate=rotate), train_sequences=train_sequences,
                        validation_sequences=validation_sequences, test_sequences=test_sequences, epochs=epochs,
                        batch_size=batch_size, seed=seed, save=save, export_data=export_data,
                        plot_dir=plot_dir, quiet=quiet)

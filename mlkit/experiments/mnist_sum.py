@@ -40,16 +40,24 @@ class SequenceOptions:
     quiet: bool = False
 
 
+# Chosen on validation sequences (real MNIST, 8 epochs): random shifts of 0.1 lifted exact-sum
+# accuracy from ~0.93 to ~0.956 (without them the CNN overfits after 3 epochs), two convolutions
+# per block to ~0.966 while 20,000 sequences an epoch kept the run short; rotations (0.03 of a
+# turn), wider filters, batch normalisation and weight averaging did not help.
+SUM_ENCODER = EncoderConfig(shift=0.1, convs_per_block=2)
+
+
 @dataclass
 class SumConfig(SequenceOptions):
     """`mnist-sum sum`: the sum of `length` digit images, scored at `eval_lengths` too."""
 
     length: int = 10
     eval_lengths: tuple[int, ...] = (5, 10, 20)
+    train_sequences: int = 20000
     # MAE is a mean over rare large errors (one misread 4/9 costs 5): 10,000 sequences put its
     # standard error near 0.01 instead of 0.02 with 2,000.
     test_sequences: int = 10000
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    encoder: EncoderConfig = field(default_factory=lambda: SUM_ENCODER)
 
 
 @dataclass

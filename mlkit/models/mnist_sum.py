@@ -14,7 +14,7 @@ CALC_MODEL_NAME = "mnist_calc"
 DIGIT_LAYER = "digit_probabilities"
 
 
-@dataclass
+@dataclass(frozen=True)
 class EncoderConfig:
     """The per-image CNN: two convolution blocks and a dense layer.
 
@@ -29,6 +29,7 @@ class EncoderConfig:
     batch_norm: bool = False
     shift: float = 0.0
     rotate: float = 0.0
+    convs_per_block: int = 1
 
 
 def custom_objects() -> dict:
@@ -79,10 +80,12 @@ def build_digit_encoder(config: EncoderConfig | None = None, name: str = "image_
     if config.rotate:
         x = layers.RandomRotation(config.rotate, fill_mode="constant")(x)
     for filters in config.filters:
-        x = layers.Conv2D(filters, 3, use_bias=not config.batch_norm)(x)
-        if config.batch_norm:
-            x = layers.BatchNormalization()(x)
-        x = layers.MaxPooling2D()(layers.Activation("relu")(x))
+        for _ in range(config.convs_per_block):
+            x = layers.Conv2D(filters, 3, use_bias=not config.batch_norm)(x)
+            if config.batch_norm:
+                x = layers.BatchNormalization()(x)
+            x = layers.Activation("relu")(x)
+        x = layers.MaxPooling2D()(x)
     x = layers.Flatten()(x)
     x = layers.Dropout(config.dropout_rate)(x)
     outputs = layers.Dense(config.units, activation="relu")(x)
