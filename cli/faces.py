@@ -42,7 +42,6 @@ MethodOption = Annotated[Method, typer.Option(
 
 
 def _face_options(largest: bool, assume_cropped: bool, workers: int):
-
     return FaceOptions(largest=largest, assume_cropped=assume_cropped, workers=workers)
 
 
