@@ -15,8 +15,8 @@ from ..errors import ConfigError
 from ..mnist_sum import ImagePool, SequenceData, load_sequences, make_calc_questions, make_sum_sequences, save_sequences, split_pool
 from ..mnist_sum.evaluation import evaluate_calc, evaluate_sum
 from ..mnist_sum.storage import is_sequence_file
-from ..models.mnist_sum import EncoderConfig
 from ..mnist_sum.symbols import CHARS
+from ..models.mnist_sum import EncoderConfig
 from ..training import History, save_model, set_seed, training_callbacks
 
 
@@ -57,7 +57,7 @@ class SumConfig(SequenceOptions):
     # MAE is a mean over rare large errors (one misread 4/9 costs 5): 10,000 sequences put its
     # standard error near 0.01 instead of 0.02 with 2,000.
     test_sequences: int = 10000
-    encoder: EncoderConfig = field(default_factory=lambda: SUM_ENCODER)
+    encoder: EncoderConfig = SUM_ENCODER  # frozen, so one shared default is safe
 
 
 @dataclass
@@ -147,14 +147,14 @@ def run_sum(config: SumConfig) -> RunResult:
 
     if min(config.eval_lengths, default=1) < 1:
         raise ConfigError(f"--eval-lengths must all be at least 1, got {min(config.eval_lengths)}.")
+    for name in ("shift", "rotate"):
+        if not 0 <= getattr(config.encoder, name) < 0.5:
+            raise ConfigError(f"--{name} must be at least 0 and below 0.5, got {getattr(config.encoder, name)}.")
     set_seed(config.seed)
     data, test_pool = prepare_data(
         config, "sum", lambda pool, count, rng: make_sum_sequences(pool, count, config.length, rng))
     # A sequence file given as --data sets the training length.
     lengths = sorted({data.train.length, *config.eval_lengths})
-    for name in ("shift", "rotate"):
-        if not 0 <= getattr(config.encoder, name) < 0.5:
-            raise ConfigError(f"--{name} must be at least 0 and below 0.5, got {getattr(config.encoder, name)}.")
     model = build_sum_model(config.encoder)
     # Trained through the distribution of the sum (see sum_distribution_model), scored as a sum.
     trainer = sum_distribution_model(model, data.train.length)
@@ -162,7 +162,7 @@ def run_sum(config: SumConfig) -> RunResult:
                     metrics=["accuracy"])
     training = {"x": RegroupedSums(data.train, config.batch_size, config.seed)}
     validation = (data.validation.x, data.validation.target.astype("int32"))
-    history, seconds, speed = train(trainer, training, validation, data.train.x.shape[0] * data.train.length,
+    history, seconds, speed = train(trainer, training, validation, data.train.image_count,
                                     config, "val_accuracy", "sum")
     evaluations = []
     for length in lengths:
@@ -187,7 +187,7 @@ def run_calc(config: CalcConfig) -> RunResult:
     # The model writes answers least significant character first (see build_calc_model).
     training = {"x": data.train.x, "y": data.train.target[:, ::-1], "batch_size": config.batch_size}
     validation = (data.validation.x, data.validation.target[:, ::-1])
-    history, seconds, speed = train(model, training, validation, data.train.x.shape[0] * data.train.length,
+    history, seconds, speed = train(model, training, validation, data.train.image_count,
                                     config, "val_accuracy", "calc")
     metrics, examples = evaluate_calc(model, data.test)
     files = write_files(model, data, history, config, ["loss", "accuracy"], "mnist_calc")

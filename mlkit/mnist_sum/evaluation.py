@@ -68,10 +68,9 @@ def sum_metrics(predicted: np.ndarray, sequences: SequenceSet, digits: np.ndarra
 def evaluate_sum(model, sequences: SequenceSet) -> dict:
     """`sum_metrics` on a set, with the prediction time and images per second."""
     predictions = predict_sums(model, sequences)
-    images = len(sequences) * sequences.length
     seconds = predictions.seconds
     return sum_metrics(predictions.sums, sequences, predictions.digits) | {
-        "seconds": seconds, "images_per_second": images / seconds if seconds else None}
+        "seconds": seconds, "images_per_second": sequences.image_count / seconds if seconds else None}
 
 
 def predict_answers(model, sequences: SequenceSet) -> tuple[np.ndarray, float]:
@@ -96,7 +95,7 @@ def evaluate_calc(model, sequences: SequenceSet, examples: int = 8) -> tuple[dic
     codes, seconds = predict_answers(model, sequences)
     metrics = calc_metrics(codes, sequences) | {
         "seconds": seconds,
-        "images_per_second": len(sequences) * sequences.length / seconds if seconds else None}
+        "images_per_second": sequences.image_count / seconds if seconds else None}
     return metrics, answer_rows(codes[:examples], sequences.slots[:examples], sequences.target[:examples])
 
 

@@ -37,6 +37,11 @@ class SequenceSet:
     def length(self) -> int:
         return self.x.shape[1]
 
+    @property
+    def image_count(self) -> int:
+        """Images in all the sequences (slots included)."""
+        return self.x.shape[0] * self.x.shape[1]
+
     def __len__(self) -> int:
         return len(self.x)
 
