@@ -32,6 +32,8 @@ def sum_command(
     eval_lengths: Annotated[str, typer.Option("--eval-lengths", help="Also score these lengths.")] = ",".join(map(str, SumConfig.eval_lengths)),
     shift: Annotated[float, typer.Option("--shift", help="Shift training images randomly by up to this fraction of their size (0 = off).")] = SUM_ENCODER.shift,
     rotate: Annotated[float, typer.Option("--rotate", help="Rotate training images randomly by up to this fraction of a turn (0 = off).")] = SUM_ENCODER.rotate,
+    members: Annotated[int, typer.Option("--members", min=1, help="CNNs trained side by side whose digit probabilities are averaged.")] = SumConfig.members,
+    precision: Annotated[str, typer.Option("--precision", help="auto, float32 or bfloat16 (auto: bfloat16 where the hardware computes it).")] = SumConfig.precision,
     train_sequences: TrainOption = SumConfig.train_sequences,
     validation_sequences: ValidationOption = SumConfig.validation_sequences,
     test_sequences: TestOption = SumConfig.test_sequences,
@@ -61,7 +63,8 @@ def sum_command(
     from mlkit.experiments.mnist_sum import run_sum
 
     config = SumConfig(data=data, data_dir=data_dir, length=length, eval_lengths=comma_list(eval_lengths, int, "--eval-lengths"),
-                       encoder=replace(SUM_ENCODER, shift=shift, rotate=rotate), train_sequences=train_sequences,
+                       encoder=replace(SUM_ENCODER, shift=shift, rotate=rotate), members=members,
+                       precision=precision, train_sequences=train_sequences,
                        validation_sequences=validation_sequences, test_sequences=test_sequences, epochs=epochs,
                        batch_size=batch_size, seed=seed, save=save, export_data=export_data,
                        plot_dir=plot_dir, quiet=quiet)
@@ -145,5 +148,11 @@ def _render(result, json: bool, quiet: bool, columns: list[str]) -> None:
     headers = [column.replace("_", " ").replace("images per second", "images/s") for column in columns]
     training = make_table("Training", ["sequences", "epochs", "seconds", "images/s"], [[
         result.data["train"], result.history.num_epochs, result.train_seconds, result.train_images_per_second]])
-    print_tables(training, make_table(f"Test ({result.task})", headers, rows))
+    model = make_table("Model", ["setting", "value"], [[key, _cell(value)] for key, value in result.model.items()])
+    print_tables(training, model, make_table(f"Test ({result.task})", headers, rows))
     report_files(result.files, quiet)
+
+
+def _cell(value):
+    """Table cells are numbers or text: (32, 64) shows as 32,64."""
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value

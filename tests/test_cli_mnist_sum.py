@@ -28,7 +28,7 @@ def sum_run(digits_dir, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("sum_run")
     args = ["mnist-sum", "sum", "--data-dir", digits_dir, "--length", "4", "--eval-lengths", "2,6", "--shift", "0.1", *TINY,
-            "--save", out / "sum.keras", "--export-data", out / "sum.h5", "--plot-dir", out / "plots", "--json"]
+            "--members", "2", "--precision", "bfloat16", "--save", out / "sum.keras", "--export-data", out / "sum.h5", "--plot-dir", out / "plots", "--json"]
     result = CliRunner().invoke(app, [str(a) for a in args], prog_name="mlkit")
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout), out
@@ -43,6 +43,16 @@ def test_sum_scores_every_length_with_consistent_metrics(sum_run):
         assert 0 <= evaluation["mae"] <= evaluation["rmse"]
     assert result["history"]["epochs"]["val_accuracy"] and result["train_images_per_second"] > 0
     assert sorted(result["files"]) == sorted(str(out / n) for n in ("sum.keras", "sum.h5", "plots/mnist_sum_curves.png"))
+    assert result["model"]["members"] == 2 and result["model"]["dtype_policy"] == "mixed_bfloat16"
+    assert result["model"]["shift"] == 0.1
+
+
+def test_sum_table_shows_the_training_the_model_and_the_scores(mlkit, digits_dir):
+    result = mlkit("mnist-sum", "sum", "--data-dir", digits_dir, "--length", "3", "--eval-lengths", "3", *TINY,
+                   "--precision", "float32")
+    assert result.exit_code == 0, result.output
+    for title in ("Training", "Model", "Test (sum)", "dtype_policy", "float32", "32,64", "mae"):
+        assert title in result.stdout
 
 
 def test_exported_sum_sequences_come_from_the_right_splits(sum_run):
@@ -98,6 +108,8 @@ def test_table_output_names_the_scores(mlkit, sum_run):
     (["calc", "--op", "mul"], 1, "--op must be one of add, sub"),
     (["sum", "--eval-lengths", "5,x"], 2, "comma-separated"),
     (["sum", "--shift", "0.7"], 1, "--shift must be"),
+    (["sum", "--precision", "half"], 1, "--precision must be one of auto, float32, bfloat16"),
+    (["sum", "--members", "0"], 2, "--members"),
     (["sum", "--data", "missing.h5"], 1, "does not exist"),
     (["predict", "--model", "missing.keras", "a.png"], 1, "does not exist"),
 ])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mlkit.models.mnist_sum import (EncoderConfig, build_calc_model, build_sum_model, custom_objects,
-                                   sum_distribution_model)
+                                   ensemble_size, member_losses, sum_distribution_model)
 from mlkit.training import load_model, save_model
 
 
@@ -44,6 +44,30 @@ def test_sum_distribution_is_the_convolution_of_the_digit_distributions(sum_mode
             expected = np.convolve(expected, digits[row, position])
         np.testing.assert_allclose(distribution[row], expected, rtol=1e-4, atol=1e-7)
     assert distribution.shape == (3, 37)
+
+
+def test_an_ensemble_averages_its_members_and_trains_each_on_its_own_loss():
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model = build_sum_model(EncoderConfig(filters=(4, 8), units=8), members=3)
+    assert ensemble_size(model) == 3
+    x = np.random.default_rng(3).integers(0, 256, (4, 5, 28, 28), dtype=np.uint8)
+    stacked = sum_distribution_model(model, 5, per_member=True).predict(x, verbose=0)
+    averaged = sum_distribution_model(model, 5).predict(x, verbose=0)
+    assert stacked.shape == (4, 3, 46)
+    members = [keras.Model(model.inputs, model.get_layer(f"digit_probabilities_{n}").output) for n in (1, 2, 3)]
+    digits = np.mean([member.predict(x, verbose=0) for member in members], axis=0)
+    np.testing.assert_allclose(model.predict(x, verbose=0)[:, 0], (digits * np.arange(10)).sum(axis=(1, 2)), rtol=1e-5)
+    assert not np.allclose(stacked[:, 0], stacked[:, 1])  # members start apart
+    # The sums' distribution under averaged digits is not the average of the members' ones.
+    assert averaged.shape == (4, 46) and not np.allclose(averaged, stacked.mean(axis=1))
+    loss, accuracy = member_losses()
+    sums = np.array([3, 10, 20, 45])
+    each = [keras.losses.sparse_categorical_crossentropy(sums, stacked[:, n]) for n in range(3)]
+    np.testing.assert_allclose(loss(sums, stacked), np.stack(each, axis=1), rtol=1e-5)
+    hits = (stacked.mean(axis=1).argmax(axis=1) == sums).astype("float32")
+    np.testing.assert_allclose(accuracy(sums, stacked), hits)
 
 
 def test_shifted_training_images_do_not_change_predictions():
