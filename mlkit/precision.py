@@ -3,7 +3,8 @@
 Mixed bfloat16 (Keras' "mixed_bfloat16" policy) keeps variables in float32 and computes in
 bfloat16. On a CPU with AVX512-BF16 or AMX the sum model's convolutions train 2.2x faster
 (7,000 instead of 3,100 images/s on this project's 2-core machine); without those
-instructions bfloat16 is emulated and slower than float32, so "auto" checks first.
+instructions TensorFlow emulates bfloat16, which can be slower than float32, so "auto" checks
+first.
 """
 
 from pathlib import Path
