@@ -76,6 +76,8 @@ def make_table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
+    if isinstance(value, (tuple, list)):
+        return ",".join(_cell(item) for item in value)  # (32, 64) shows as 32,64
     return "" if value is None else str(value)
 
 

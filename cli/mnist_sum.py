@@ -148,11 +148,6 @@ def _render(result, json: bool, quiet: bool, columns: list[str]) -> None:
     headers = [column.replace("_", " ").replace("images per second", "images/s") for column in columns]
     training = make_table("Training", ["sequences", "epochs", "seconds", "images/s"], [[
         result.data["train"], result.history.num_epochs, result.train_seconds, result.train_images_per_second]])
-    model = make_table("Model", ["setting", "value"], [[key, _cell(value)] for key, value in result.model.items()])
+    model = make_table("Model", ["setting", "value"], [list(item) for item in result.model.items()])
     print_tables(training, model, make_table(f"Test ({result.task})", headers, rows))
     report_files(result.files, quiet)
-
-
-def _cell(value):
-    """Table cells are numbers or text: (32, 64) shows as 32,64."""
-    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
