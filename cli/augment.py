@@ -7,8 +7,8 @@ import typer
 
 from mlkit.experiments.augment import AugmentConfig
 
-from ._output import (DataDirOption, DataOption, JsonOption, PlotDirOption, QuietOption, SeedOption,
-                      make_table, print_json, print_tables, report_files)
+from ._options import DataDirOption, DataOption, JsonOption, PlotDirOption, QuietOption, SeedOption
+from ._output import make_table, print_json, print_tables, report_files
 from .cifar import BatchOption, PatienceOption, RecipeOption, ResumeOption, SaveOption, SubsetOption
 
 DEFAULTS = AugmentConfig()  # defaults live in the config dataclass (STYLE rule 8)

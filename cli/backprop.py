@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.tree import Tree
 
-from ._output import JsonOption, QuietOption, make_table, print_json, print_tables, report_files, stderr, stdout
+from ._options import JsonOption, QuietOption
+from ._output import make_table, print_json, print_tables, report_files, stderr, stdout
 
 
 class Preset(str, Enum):

@@ -7,8 +7,8 @@ import typer
 
 from mlkit.experiments.cifar import CifarConfig
 
-from ._output import (DataDirOption, DataOption, JsonOption, PlotDirOption, QuietOption, SeedOption,
-                      make_table, print_json, print_tables, report_files)
+from ._options import DataDirOption, DataOption, JsonOption, PlotDirOption, QuietOption, SeedOption
+from ._output import make_table, print_json, print_tables, report_files
 
 DEFAULTS = CifarConfig()  # defaults live in the config dataclass (STYLE rule 8)
 

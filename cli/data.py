@@ -5,7 +5,8 @@ from typing import Annotated
 
 import typer
 
-from ._output import DataDirOption, JsonOption, make_table, print_json, print_tables, report_files
+from ._options import DataDirOption, JsonOption
+from ._output import make_table, print_json, print_tables, report_files
 
 app = typer.Typer(no_args_is_help=True, help="List, export and inspect datasets.")
 

@@ -5,8 +5,8 @@ from typing import Annotated
 
 import typer
 
-from ._output import (DataDirOption, DataOption, JsonOption, PlotDirOption, QuietOption, SeedOption,
-                      make_table, print_json, print_tables, report_files)
+from ._options import DataDirOption, DataOption, JsonOption, PlotDirOption, QuietOption, SeedOption
+from ._output import make_table, print_json, print_tables, report_files
 
 # Imported at start-up: this module is Keras-free, and it keeps the defaults in one place.
 from mlkit.experiments.depth_study import DepthStudyConfig, parse_list, run

@@ -12,7 +12,8 @@ from mlkit.experiments.faces import EvaluateConfig, IndexConfig, MatchConfig
 from mlkit.faces.embedders import DLIB_THRESHOLD, KERAS_THRESHOLD
 from mlkit.faces.pipeline import FaceOptions
 
-from ._output import JsonOption, QuietOption, SeedOption, make_table, print_json, print_tables, report_files
+from ._options import JsonOption, QuietOption, SeedOption
+from ._output import make_table, print_json, print_tables, report_files
 
 app = typer.Typer(no_args_is_help=True, help="Face retrieval: embeddings, clusters and an inverted index.")
 

@@ -8,8 +8,8 @@ from rich import box
 
 from mlkit.experiments.fashion_sweep import FashionSweepConfig
 
-from ._output import (DataDirOption, JsonOption, PlotDirOption, QuietOption, SeedOption, comma_list, make_table,
-                      print_json, print_tables, report_files)
+from ._options import DataDirOption, JsonOption, PlotDirOption, QuietOption, SeedOption, comma_list
+from ._output import make_table, print_json, print_tables, report_files
 
 DEFAULTS = FashionSweepConfig()  # defaults live in the config dataclass (STYLE rule 8)
 

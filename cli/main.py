@@ -1,5 +1,7 @@
 """The `mlkit` entry point: one Typer app, every command registered here."""
 
+from typing import Annotated
+
 import typer
 
 from . import augment, backprop, cifar, data, depth_study, faces, fashion_sweep, mnist_sum, seq2seq
@@ -13,6 +15,22 @@ app = typer.Typer(
     help="Small composable tools for classic deep-learning exercises. Results print as tables, "
     "or as one JSON document with --json; progress goes to stderr.",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from mlkit import __version__
+
+        typer.echo(f"mlkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                                 help="Print mlkit's version and exit.")] = False):
+    """Small composable tools for classic deep-learning exercises."""
+
+
 app.add_typer(data.app, name="data")
 app.command("backprop")(backprop.backprop)
 app.add_typer(seq2seq.app, name="seq2seq")

@@ -9,8 +9,8 @@ import typer
 from mlkit.experiments.mnist_sum import SUM_ENCODER, CalcConfig, SumConfig
 from mlkit.mnist_sum.predict import PredictConfig
 
-from ._output import (DataDirOption, JsonOption, PlotDirOption, QuietOption, SeedOption, comma_list, make_table,
-                      print_json, print_tables, report_files)
+from ._options import DataDirOption, JsonOption, PlotDirOption, QuietOption, SeedOption, comma_list
+from ._output import make_table, print_json, print_tables, report_files
 
 app = typer.Typer(no_args_is_help=True, help="Read numbers written as sequences of MNIST images.")
 

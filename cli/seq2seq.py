@@ -9,8 +9,8 @@ import typer
 
 from mlkit.experiments.seq2seq import Seq2SeqConfig
 
-from ._output import (JsonOption, PlotDirOption, QuietOption, SeedOption, make_table, print_json,
-                      print_tables, report_files)
+from ._options import JsonOption, PlotDirOption, QuietOption, SeedOption
+from ._output import make_table, print_json, print_tables, report_files
 
 app = typer.Typer(invoke_without_command=True)
 

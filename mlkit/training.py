@@ -1,11 +1,16 @@
-"""Pieces every training command shares: seeding, callbacks, history, saving and loading models.
+"""The one training path: `fit` trains and times every model mlkit trains, and the pieces it
+shares (seeding, callbacks, history, checkpoints, saving and loading models).
 
-Keras is imported inside functions so that importing this module stays cheap.
+No other module calls Keras' `model.fit` (docs/architecture.md). Keras is imported inside
+functions so that importing this module stays cheap.
 """
 
+import json
+import math
 import os
 import sys
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,61 +105,206 @@ def epoch_logger(label: str = "", stream=None):
     return EpochLogger()
 
 
-def training_callbacks(history: History, *, monitor: str = "val_accuracy", patience: int = 0,
-                       checkpoint: str | os.PathLike | None = None, every_batches: int = 0,
-                       quiet: bool = False, label: str = "") -> list:
-    """The usual callback list: history, optional early stopping and best-model checkpoint.
+@dataclass
+class FitOptions:
+    """How one `fit` call trains: what the command line chose, after defaults.
 
     Args:
-        history: filled in place as training runs.
-        monitor: metric for early stopping and checkpointing ("val_loss" is minimised).
-        patience: epochs without improvement before stopping; 0 turns early stopping off.
-        checkpoint: save the best model here (atomically) whenever `monitor` improves.
+        epochs: the last epoch to reach (counted from 0, like Keras, so a resumed run that already
+            reached it trains no more).
+        batch_size: examples per step (None when `x` yields batches itself).
+        monitor: the validation metric that picks the best epoch ("...loss" is minimised).
+        patience: epochs without improvement before stopping (best weights restored); 0 = off.
+        checkpoint: save the best model here (atomically, with its history: see save_model).
+        initial_epoch: epochs already trained (a resumed run).
+        best: the monitored value the checkpoint already holds; a worse epoch never replaces it.
         every_batches: also record metrics every this many batches.
+        shuffle: reshuffle arrays every epoch (tf.data pipelines shuffle themselves).
         quiet: no per-epoch lines on stderr.
-        label: prefix for the per-epoch lines (which run of a sweep they belong to).
+        label: prefix for the per-epoch lines.
     """
+
+    epochs: int
+    batch_size: int | None = None
+    monitor: str = "val_accuracy"
+    patience: int = 0
+    checkpoint: str | os.PathLike | None = None
+    initial_epoch: int = 0
+    best: float | None = None
+    every_batches: int = 0
+    shuffle: bool = True
+    quiet: bool = False
+    label: str = ""
+
+    @property
+    def mode(self) -> str:
+        return "min" if "loss" in self.monitor else "max"
+
+
+@dataclass
+class FitOutcome:
+    """What one training run did, the same for every command.
+
+    `train_seconds` counts training steps only (validation and per-epoch probes left out), so
+    `images_per_second` is training examples per second of training in every command.
+    """
+
+    history: History
+    monitor: str
+    mode: str
+    initial_epoch: int
+    examples_per_epoch: int
+    train_seconds: float
+    epoch_seconds: list[float]  # wall seconds of each epoch, validation and callbacks included
+
+    def __repr__(self) -> str:
+        return (f"FitOutcome(epochs_run={self.epochs_run}, best_epoch={self.best_epoch}, "
+                f"train_seconds={self.train_seconds:.1f})")
+
+    @property
+    def epochs_run(self) -> int:
+        return self.history.num_epochs
+
+    @property
+    def epochs(self) -> int:
+        """The last epoch reached, counting a resumed run's earlier ones."""
+        return self.initial_epoch + self.epochs_run
+
+    @property
+    def best_index(self) -> int | None:
+        """Index into this run's history of the best monitored epoch (None without one)."""
+        values = self.history.epochs.get(self.monitor)
+        if not values:
+            return None
+        finite = [v if math.isfinite(v) else (math.inf if self.mode == "min" else -math.inf) for v in values]
+        pick = min if self.mode == "min" else max
+        return finite.index(pick(finite))
+
+    @property
+    def best_epoch(self) -> int | None:
+        index = self.best_index
+        return None if index is None else self.initial_epoch + index + 1
+
+    def at_best(self, metric: str) -> float | None:
+        """`metric` at the best epoch (the last epoch when nothing is monitored)."""
+        values = self.history.epochs.get(metric)
+        if not values:
+            return None
+        index = self.best_index
+        return values[-1 if index is None else index]
+
+    def last(self, metric: str) -> float | None:
+        values = self.history.epochs.get(metric)
+        return values[-1] if values else None
+
+    @property
+    def images_per_second(self) -> float:
+        return self.epochs_run * self.examples_per_epoch / self.train_seconds if self.train_seconds else 0.0
+
+    @property
+    def wall_seconds(self) -> float:
+        return sum(self.epoch_seconds)
+
+    def to_dict(self) -> dict:
+        return {"epochs_run": self.epochs_run, "epochs": self.epochs, "initial_epoch": self.initial_epoch,
+                "best_epoch": self.best_epoch, "monitor": self.monitor, "train_seconds": self.train_seconds,
+                "images_per_second": self.images_per_second, "epoch_seconds": self.epoch_seconds,
+                "history": self.history.to_dict()}
+
+
+def fit(model, x, y=None, *, options: FitOptions, validation=None, callbacks: list = (),
+        examples_per_epoch: int | None = None) -> FitOutcome:
+    """Train a compiled `model`: the only call of Keras' `model.fit` in mlkit.
+
+    Args:
+        x, y: arrays, or a tf.data.Dataset / keras PyDataset of batches as `x` (then y is None).
+        options: epochs, batch size, monitor, early stopping, checkpoint (see FitOptions).
+        validation: what `model.fit` takes as validation_data, or None (then `callbacks` are
+            expected to add the monitored metric to each epoch's logs).
+        callbacks: the command's own callbacks; they run after the timer has stopped for the
+            epoch, so their work (scoring, probes) is not counted as training time.
+        examples_per_epoch: training examples an epoch sees; default len(x).
+    """
+    history, timer = History(), TrainTimer()
+    examples = len(x) if examples_per_epoch is None else examples_per_epoch
+    first, last = timer.callbacks()
+    all_callbacks = [first, *callbacks, *training_callbacks(history, options), last]
+    if options.initial_epoch < options.epochs:
+        model.fit(x, y, batch_size=options.batch_size, epochs=options.epochs, initial_epoch=options.initial_epoch,
+                  validation_data=validation, shuffle=options.shuffle, verbose=0, callbacks=all_callbacks)
+    return FitOutcome(history, options.monitor, options.mode, options.initial_epoch, examples, timer.seconds,
+                      timer.epoch_seconds)
+
+
+def training_callbacks(history: History, options: FitOptions) -> list:
+    """History, then optional early stopping, best-model checkpoint and per-epoch log lines."""
     import keras
 
-    mode = "min" if "loss" in monitor else "max"
-    callbacks = [history_recorder(history, every_batches)]
-    if patience:
+    callbacks = [history_recorder(history, options.every_batches)]
+    if options.patience:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=patience, restore_best_weights=True))
-    if checkpoint:
-        callbacks.append(best_model_saver(checkpoint, monitor, mode))
-    if not quiet:
-        callbacks.append(epoch_logger(label))
+            monitor=options.monitor, mode=options.mode, patience=options.patience, restore_best_weights=True))
+    if options.checkpoint:
+        callbacks.append(best_model_saver(options))
+    if not options.quiet:
+        callbacks.append(epoch_logger(options.label))
     return callbacks
 
 
-def best_model_saver(path: str | os.PathLike, monitor: str, mode: str):
-    """Like keras.callbacks.ModelCheckpoint(save_best_only=True), but the write is atomic,
-    so an interrupted run never leaves a half-written model where the last good one was."""
+def best_model_saver(options: FitOptions):
+    """Like keras.callbacks.ModelCheckpoint(save_best_only=True), but the write is atomic, the
+    file records its history (see save_model), and a resumed run starts from the best value the
+    checkpoint already holds, so a worse epoch never replaces a better model."""
     import keras
 
     class BestModelSaver(keras.callbacks.Callback):
-        best = None
+        best = options.best
 
         def on_epoch_end(self, epoch, logs=None):
-            value = (logs or {}).get(monitor)
-            if value is None:
+            value = (logs or {}).get(options.monitor)
+            if value is None or not math.isfinite(value):
                 return
-            if self.best is None or (value < self.best if mode == "min" else value > self.best):
-                self.best = value
-                save_model(self.model, path)
+            if self.best is None or (value < self.best if options.mode == "min" else value > self.best):
+                self.best = float(value)
+                steps = self.params.get("steps")
+                save_model(self.model, options.checkpoint, checkpoint={
+                    "monitor": options.monitor, "mode": options.mode, "best": self.best, "epoch": epoch + 1,
+                    "batch_size": options.batch_size, "steps_per_epoch": steps})
 
     return BestModelSaver()
 
 
-def save_model(model, path: str | os.PathLike) -> Path:
-    """Save a Keras model atomically; `.keras` (recommended) or legacy `.h5`."""
+CHECKPOINT_MEMBER = "mlkit_checkpoint.json"
+
+
+def save_model(model, path: str | os.PathLike, checkpoint: dict | None = None) -> Path:
+    """Save a Keras model atomically in the `.keras` format.
+
+    Args:
+        checkpoint: the training state it was saved at (monitored best value, epoch, batch size,
+            steps per epoch), kept inside the file so `--resume` continues from it.
+    """
     path = Path(path)
     if path.suffix not in MODEL_SUFFIXES:
         raise ModelError(f"model file {path} must end in .keras (or .h5).")
     with atomic_path(path) as temp:
         model.save(temp)
+        if checkpoint is not None and path.suffix == ".keras":
+            with zipfile.ZipFile(temp, "a") as archive:  # Keras ignores members it does not know
+                archive.writestr(CHECKPOINT_MEMBER, json.dumps(checkpoint))
     return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict | None:
+    """The training state `save_model` stored with a model, or None (another tool's model)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if CHECKPOINT_MEMBER not in archive.namelist():
+                return None
+            state = json.loads(archive.read(CHECKPOINT_MEMBER))
+    except (OSError, zipfile.BadZipFile, ValueError) as error:
+        raise ModelError(f"cannot read the training state stored in {path}: {error}.") from error
+    return state if isinstance(state, dict) else None
 
 
 def load_model(path: str | os.PathLike, custom_objects: dict | None = None):
@@ -162,12 +312,58 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None):
     import keras
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ModelError(f"model file {path} does not exist.")
+    if not path.is_file():
+        raise ModelError(f"{path} is not a regular file; give a .keras model file.")
     if path.suffix not in MODEL_SUFFIXES:
         raise ModelError(f"model file {path} must end in .keras or .h5.")
     try:
         return keras.saving.load_model(path, custom_objects=custom_objects, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if isinstance(error, FileNotFoundError) or "not found" in first_line.lower():
+            first_line = "not a complete .keras file (truncated or damaged?)"
         raise ModelError(f"cannot load model {path}: {first_line}") from error
+
+
+class TrainTimer:
+    """Seconds spent in training steps, leaving out validation and other callbacks' work."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.epoch_seconds: list[float] = []
+
+    def __repr__(self) -> str:
+        return f"TrainTimer(seconds={self.seconds:.1f})"
+
+    def callbacks(self) -> tuple:
+        """(first, last): the first callback of the list times the training steps and stops at
+        validation or at the epoch's end, before other callbacks score or probe; the last one
+        measures the whole epoch's wall time."""
+        import keras
+
+        timer = self
+
+        class StepTimer(keras.callbacks.Callback):
+            started = None
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.started = timer.epoch_started = time.perf_counter()
+
+            def on_test_begin(self, logs=None):
+                self._stop()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self._stop()
+
+            def _stop(self):
+                if self.started is not None:
+                    timer.seconds += time.perf_counter() - self.started
+                    self.started = None
+
+        class EpochClock(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                timer.epoch_seconds.append(time.perf_counter() - timer.epoch_started)
+
+        return StepTimer(), EpochClock()

@@ -13,7 +13,8 @@ from cli.main import app
 from mlkit.data.idx import write_idx
 from mlkit.data.sources import MNIST_FILES
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
 needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is absent")
 
 
@@ -76,10 +77,30 @@ class Invoker:
     def __call__(self, *args: str, env: dict | None = None):
         return self.runner.invoke(app, [str(a) for a in args], env=env, prog_name="mlkit")
 
-    def json(self, *args: str, env: dict | None = None):
+    def json(self, *args: str, env: dict | None = None, exit_code: int = 0):
+        """Run with --json; check the exit code and that stdout is one envelope (docs/json.md)."""
         result = self(*args, "--json", env=env)
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout)
+        assert result.exit_code == exit_code, result.output
+        document = json.loads(result.stdout)
+        validate_envelope(document)
+        return document
+
+
+def validate_envelope(document: dict) -> None:
+    """Check a --json document against docs/result.schema.json with the jsonschema library."""
+    import jsonschema
+
+    jsonschema.validate(document, _schema())
+
+
+def _schema() -> dict:
+    global _SCHEMA
+    if _SCHEMA is None:
+        _SCHEMA = json.loads((ROOT / "docs" / "result.schema.json").read_text())
+    return _SCHEMA
+
+
+_SCHEMA = None
 
 
 @pytest.fixture

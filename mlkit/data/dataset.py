@@ -23,6 +23,7 @@ class Dataset:
     class_names: list[str]
     source: str = ""
     attrs: dict = field(default_factory=dict)
+    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         self.y_train = np.asarray(self.y_train).astype(np.int64).reshape(-1)
@@ -61,6 +62,14 @@ class Dataset:
         """Number of images per class in `split` ("train" or "test")."""
         labels = self.y_train if split == "train" else self.y_test
         return np.bincount(labels, minlength=self.num_classes).tolist()
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the four arrays (as an mlkit HDF5 file's checksum), cached: it reads them all."""
+        if self._fingerprint is None:
+            from .hdf5 import ARRAYS, checksum
+
+            self._fingerprint = checksum({name: getattr(self, name) for name in ARRAYS})
+        return self._fingerprint
 
     def summary(self) -> dict:
         """Shapes, dtypes and per-class counts of both splits, JSON-ready."""

@@ -1,0 +1,75 @@
+"""Options every command spells the same way: one definition each (docs/architecture.md).
+
+Names are Keras' in kebab case. Range checks live here, so a value that does not parse or is
+out of range is a usage error (exit 2) before any work starts, in every command alike.
+"""
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlkit.errors import ConfigError
+from mlkit.options import parse_list
+
+
+def finite(low: float | None = None, high: float | None = None, *, low_open: bool = False,
+           high_open: bool = False) -> Callable[[str], float]:
+    """A parser for a float option: finite (no nan or inf) and inside [low, high].
+
+    Click's own FloatRange lets nan through (every comparison with nan is false).
+    """
+    def parse(text: str) -> float:
+        if isinstance(text, float):  # the default, already a number
+            value = text
+        else:
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a number.") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{text!r} is not a finite number.")
+        if low is not None and (value <= low if low_open else value < low):
+            raise ValueError(f"{value:g} must be {'above' if low_open else 'at least'} {low:g}.")
+        if high is not None and (value >= high if high_open else value > high):
+            raise ValueError(f"{value:g} must be {'below' if high_open else 'at most'} {high:g}.")
+        return value
+
+    parse.__name__ = "FLOAT"
+    return parse
+
+
+def comma_list(text: str, cast: type, option: str) -> tuple:
+    """An option's comma-separated list; a malformed one is a usage error (exit 2)."""
+    try:
+        return parse_list(text, cast, option)
+    except ConfigError as error:
+        raise typer.BadParameter(str(error), param_hint=option) from None
+
+
+POSITIVE = finite(0.0, low_open=True)
+FRACTION = finite(0.0, 1.0)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (docs/json.md) instead of tables.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
+DataDirOption = Annotated[Path | None, typer.Option(
+    "--data-dir", envvar="MLKIT_DATA_DIR", file_okay=False,
+    help="Folder holding the datasets (searched before the Keras cache).")]
+DataOption = Annotated[str, typer.Option("--data", help="Dataset name (mnist, fashion-mnist, cifar10) or an mlkit HDF5 file.")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Random seed; the same seed repeats the run on the same machine and threads.")]
+PlotDirOption = Annotated[Path | None, typer.Option("--plot-dir", file_okay=False, help="Write PNG plots to this folder.")]
+EpochsOption = Annotated[int | None, typer.Option("--epochs", min=1, help="Passes over the training data.")]
+BatchSizeOption = Annotated[int | None, typer.Option("--batch-size", min=1, help="Examples per training step.")]
+LearningRateOption = Annotated[float | None, typer.Option(
+    "--learning-rate", "--lr", parser=POSITIVE, help="The optimizer's (first) learning rate.")]
+PatienceOption = Annotated[int, typer.Option(
+    "--patience", min=0, help="Stop after this many epochs without improvement; 0 = off (train every epoch).")]
+SubsetOption = Annotated[int | None, typer.Option("--subset", min=1, help="Train on this many random training images (quick runs).")]
+SaveOption = Annotated[Path | None, typer.Option("--save", dir_okay=False, help="Save the trained (best) model here (.keras).")]
+ResumeOption = Annotated[Path | None, typer.Option("--resume", dir_okay=False, help="Continue training a model saved with --save.")]
+ModelOption = Annotated[Path, typer.Option("--model", dir_okay=False, help="A saved model file (.keras).")]
+ExpectOption = Annotated[list[str] | None, typer.Option(
+    "--expect", metavar="METRIC>=VALUE",
+    help="Exit 3 unless the result's metric meets this (>= or <=); repeatable (docs/grading.md).")]
