@@ -1,13 +1,19 @@
 """mlkit.faces: image reading, distances, clustering, the index file, matching and evaluation."""
 
+import struct
+import warnings
+import zlib
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 from scipy.spatial.distance import cdist
 
-from mlkit.data import save_arrays
+from mlkit.data import load_arrays, save_arrays
 from mlkit.errors import ConfigError, DataError
 from mlkit.faces.evaluation import leave_one_out, scores_at, suggest_threshold
+from mlkit.faces.gallery import folder_fingerprint
 from mlkit.faces.images import find_images, load_image
 from mlkit.faces.index import FaceIndex, choose_clusters, load_index, save_index
 from mlkit.faces.matching import match_centroid, match_nearest, pairwise_distances
@@ -117,6 +123,72 @@ def test_load_index_rejects_other_mlkit_files_and_damage(tmp_path):
         load_index(tmp_path / "i.h5")
 
 
+def test_the_same_seed_gives_the_same_clusters():
+    embeddings = blobs(per_blob=4, centres=((0, 0), (3, 0), (0, 3), (3, 3)), seed=1)
+    first, again = (choose_clusters(embeddings, 3, 10, 7, "euclidean") for _ in range(2))
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+
+
+def write_tampered(folder: Path, change) -> Path:
+    """A face index whose arrays or attributes `change` edits, saved with a valid checksum."""
+    save_index(make_index(blobs()), folder / "good.h5")
+    arrays, attrs = load_arrays(folder / "good.h5")
+    attrs = {key: value for key, value in attrs.items() if key not in ("sha256", "format_version")}
+    change(arrays, attrs)
+    return save_arrays(folder / "tampered.h5", arrays, attrs)
+
+
+def set_item(name, where, value):
+    def change(arrays, attrs):
+        arrays[name] = arrays[name].copy()
+        arrays[name][where] = value
+    return change
+
+
+def set_array(name, value):
+    return lambda arrays, attrs: arrays.__setitem__(name, value(arrays[name]))
+
+
+def set_attribute(name, value):
+    return lambda arrays, attrs: attrs.__setitem__(name, value)
+
+
+@pytest.mark.parametrize("change, problem", [
+    (set_item("embeddings", (3, 0), np.nan), "embeddings or cluster centres hold NaN or infinite values"),
+    (set_item("centres", (1, 1), np.inf), "embeddings or cluster centres hold NaN or infinite values"),
+    (set_item("labels", 0, 7), "cluster ids must lie in 0..2"),
+    (set_item("labels", 5, -1), "cluster ids must lie in 0..2"),
+    (set_item("inverted_faces", slice(0, 2), [1, 0]), "inverted index does not agree"),
+    (set_item("boxes", (0, 2), -5), "boxes must be left, top, right, bottom"),
+    (set_item("box_sources", 0, b"magic"), "box sources must be among"),
+    (set_item("names", 0, b"\xff\xfe"), "names are not UTF-8 text"),
+    (set_array("embeddings", lambda a: a.astype(np.int64)), "embeddings must be a (faces, dims) float array"),
+    (set_array("embeddings", lambda a: a[0]), "embeddings must be a (faces, dims) float array"),
+    (set_array("files", lambda a: a[:-1]), "files has dtype"),
+    (set_array("centres", lambda a: a[:, :1]), "centres has dtype"),
+    (set_attribute("metric", "manhattan"), "unknown metric 'manhattan'"),
+    (set_attribute("embedder", "facenet"), "unknown embedder 'facenet'"),
+    (set_attribute("threshold", float("nan")), "threshold nan is not a finite number"),
+    (set_attribute("threshold", "0.5"), "threshold '0.5' is not a finite number"),
+    (set_attribute("clusters", 9), "it says 9 clusters but holds 3"),
+    (set_attribute("silhouettes", {"two": 0.5}), "silhouette scores are not a {K: score} table"),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_load_index_refuses_what_no_index_holds_despite_a_valid_checksum(tmp_path, change, problem):
+    path = write_tampered(tmp_path, change)
+    with pytest.raises(DataError, match="tampered.h5 is not a usable face index: ") as caught:
+        load_index(path)
+    assert problem in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_save_index_refuses_what_load_would_refuse(tmp_path):
+    index = make_index(blobs())
+    index.embeddings[0, 0] = np.nan
+    with pytest.raises(DataError, match="NaN or infinite"):
+        save_index(index, tmp_path / "i.h5")
+    assert not (tmp_path / "i.h5").exists()
+
+
 def test_match_centroid_and_nearest():
     index = make_index(blobs())
     near_second_blob = np.array([10.2, 0.1], np.float32)
@@ -144,6 +216,24 @@ def test_evaluation_counts_by_hand():
     assert 0.2 < best["threshold"] < 4.9 and best["open_set_accuracy"] == 1.0
 
 
+def test_folder_fingerprint_follows_names_and_bytes(tmp_path):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "a.jpg").write_bytes(b"one")
+    (tmp_path / "b.jpg").write_bytes(b"two")
+
+    def fingerprint():
+        return folder_fingerprint(find_images([tmp_path]), tmp_path)
+
+    seen = [fingerprint(), fingerprint()]
+    (tmp_path / "b.jpg").write_bytes(b"TWO")
+    seen.append(fingerprint())
+    (tmp_path / "b.jpg").rename(tmp_path / "c.jpg")
+    seen.append(fingerprint())
+    (tmp_path / "p" / "a.jpg").rename(tmp_path / "a.jpg")  # same name, other folder
+    seen.append(fingerprint())
+    assert seen[0] == seen[1] and len(set(seen)) == 4
+
+
 def side_by_side(*paths) -> Image.Image:
     images = [Image.open(p).convert("RGB") for p in paths]
     canvas = Image.new("RGB", (sum(i.width for i in images) + 40, max(i.height for i in images) + 40))
@@ -166,6 +256,30 @@ def test_two_real_faces_in_one_image_give_two_boxes(tmp_path):
     assert lefts[0] < 96 + 20 <= lefts[1]  # one face in each half
     largest = FaceReader("dlib", FaceOptions(workers=1, largest=True))(tmp_path / "two.png")
     assert len(largest.boxes) == 1 and largest.boxes[0] in both.boxes
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A PNG header declaring width x height RGB pixels, with no pixel data behind it."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [100_000, 12_000], ids=["bomb", "twice-the-warning-size"])
+def test_decompression_bombs_are_refused_before_decoding(tmp_path, side):
+    (tmp_path / "bomb.png").write_bytes(png_declaring(side, side))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning would be a second line on stderr
+        with pytest.raises(DataError, match="bomb.png is too large to read safely"):
+            load_image(tmp_path / "bomb.png", 1024)
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path):
+    grey = np.array([[0, 32768, 65535]], dtype=np.uint16)
+    Image.fromarray(grey).save(tmp_path / "deep.png")
+    pixels = load_image(tmp_path / "deep.png", 1024).pixels
+    assert pixels[0, :, 0].tolist() == [0, 128, 255] and (pixels[..., 0] == pixels[..., 2]).all()
 
 
 def test_load_image_turns_phone_photos_upright(tmp_path):

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.slow, needs_shared_data]
 @pytest.mark.parametrize("cropped", [[], ["--assume-cropped"]], ids=["detect", "assume-cropped"])
 def test_seed_gallery_answers_six_known_queries_and_rejects_the_stranger(mlkit, tmp_path, cropped):
     report = mlkit.json("faces", "index", A5 / "saved_faces", "--out", tmp_path / "g.h5", "--clusters", "6", *cropped)
-    assert report["faces"] == 200 and len(report["clusters"]) == 6
+    assert report["metrics"]["faces"] == 200 and report["metrics"]["clusters"] == len(report["clusters"]) == 6
     for method in ("centroid", "nearest"):
         matches = mlkit.json("faces", "match", A5 / "input_faces", "--index", tmp_path / "g.h5", "--method", method)
         answers = {row["file"].split("/")[-1]: row["match"] for row in matches["matches"]}

@@ -1,5 +1,6 @@
-"""Reading face images: any mode Pillow opens (grey, RGBA, palette) as RGB, large ones shrunk."""
+"""Reading face images: any mode Pillow opens (grey, 16-bit, RGBA, palette) as RGB, large ones shrunk."""
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -7,6 +8,11 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import DataError
+
+# Pillow's 16-bit greyscale modes: converted straight to RGB every value above 255 would
+# clip to white, so they are scaled to 0..255 first.
+SIXTEEN_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
+
 
 @dataclass
 class LoadedImage:
@@ -31,14 +37,20 @@ def load_image(path: str | Path, max_side: int) -> LoadedImage:
     Returns:
         The pixels and `scale` (file pixels per returned pixel, 1.0 when not resized).
     Raises:
-        DataError: the file is missing or is not an image Pillow can decode.
+        DataError: the file is missing, is not an image Pillow can decode, or declares more
+            pixels than Pillow's decompression-bomb guard (PIL.Image.MAX_IMAGE_PIXELS) allows.
     """
     try:
-        with Image.open(path) as image:
-            image = _to_rgb(image)
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse those too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image = _to_rgb(image)
     except FileNotFoundError as error:
         raise DataError(f"{path} does not exist.") from error
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise DataError(f"{path} is too large to read safely ({_first_line(error)}).") from error
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise DataError(f"{path} is not a readable image ({_first_line(error)}); "
                         "give a JPEG, PNG or other image file.") from error
     file_width, file_height = image.size
@@ -58,6 +70,9 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode in SIXTEEN_BIT_MODES:
+        grey = np.rint(np.asarray(image, dtype=np.float64) * (255 / 65535)).clip(0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
     return image.convert("RGB")
 
 

@@ -4,9 +4,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import DataError
 from .index import FaceIndex
 
 METHODS = ("nearest", "centroid")
+# Gallery faces listed per query: a page a person reads, and a bound on the JSON's size.
+MAX_TOP_K = 1000
 
 
 def pairwise_distances(queries: np.ndarray, references: np.ndarray, metric: str) -> np.ndarray:
@@ -62,7 +65,15 @@ def match_nearest(embedding: np.ndarray, index: FaceIndex, threshold: float, top
 
 def match_faces(embeddings: np.ndarray, index: FaceIndex, method: str, threshold: float,
                 top_k: int) -> list[Match]:
-    """Match every row of `embeddings` with `method` (nearest or centroid)."""
+    """Match every row of `embeddings` with `method` (nearest or centroid).
+
+    Raises:
+        DataError: the embeddings' length is not the index's (a Keras model file replaced
+            since the index was made answers with another length).
+    """
+    if embeddings.shape[1] != index.embeddings.shape[1]:
+        raise DataError(f"{index.embedder} now gives {embeddings.shape[1]}-d embeddings but the index holds "
+                        f"{index.embeddings.shape[1]}-d ones; rebuild the index with `mlkit faces index`.")
     if method == "centroid":
         return [match_centroid(e, index, threshold) for e in embeddings]
     return [match_nearest(e, index, threshold, top_k) for e in embeddings]

@@ -11,10 +11,12 @@ import numpy as np
 
 from ..errors import DataError
 from .embedders import DlibDetector, make_embedder
-from .images import load_image
+from .images import LoadedImage, load_image
 
 # Below this many images per worker a process pool costs more (start-up, model loading) than it saves.
 MIN_IMAGES_PER_WORKER = 8
+# Each worker loads its own models (about 100 MB for dlib); more than this only queue for cores.
+MAX_WORKERS = 64
 
 
 @dataclass
@@ -60,6 +62,14 @@ class FaceReader:
             image = load_image(path, self.options.max_side)
         except DataError as error:
             return ImageFaces(path, error=str(error))
+        faces = self._embed(path, image)
+        if not np.isfinite(faces.embeddings).all():
+            # A Keras model can answer NaN (an untrained or broken one); such a row would match
+            # nothing, or everything, so the image is skipped like an unreadable one.
+            return ImageFaces(path, error=f"{path}: the embedder returned NaN or infinite values for it.")
+        return faces
+
+    def _embed(self, path: Path, image: LoadedImage) -> ImageFaces:
         boxes, pad = self._detect(image.pixels)
         if not boxes:
             source = "assumed-cropped" if self.options.assume_cropped else "whole-image"
