@@ -58,7 +58,8 @@ DataDirOption = Annotated[Path | None, typer.Option(
     "--data-dir", envvar="MLKIT_DATA_DIR", file_okay=False,
     help="Folder holding the datasets (searched before the Keras cache).")]
 DataOption = Annotated[str, typer.Option("--data", help="Dataset name (mnist, fashion-mnist, cifar10) or an mlkit HDF5 file.")]
-SeedOption = Annotated[int, typer.Option("--seed", help="Random seed; the same seed repeats the run on the same machine and threads.")]
+MAX_SEED = 2**32 - 1  # NumPy's legacy seeding, which Keras' set_random_seed calls, takes 0..2**32-1
+SeedOption = Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Random seed; the same seed repeats the run on the same machine and threads.")]
 PlotDirOption = Annotated[Path | None, typer.Option("--plot-dir", file_okay=False, help="Write PNG plots to this folder.")]
 EpochsOption = Annotated[int | None, typer.Option("--epochs", min=1, help="Passes over the training data.")]
 BatchSizeOption = Annotated[int | None, typer.Option("--batch-size", min=1, help="Examples per training step.")]

@@ -28,6 +28,11 @@ def stderr() -> Console:
     return Console(file=sys.stderr, soft_wrap=False)
 
 
+# Typer 0.29 carries its own copy of click, whose usage errors (an option out of range, a
+# typer.BadParameter) are not click's own: both are usage errors (exit 2).
+USAGE_ERRORS = (click.UsageError, *(base for base in typer.BadParameter.__mro__ if base.__name__ == "UsageError"))
+
+
 class ExpectationFailed(Exception):
     """Raised after the results are printed when an --expect target was missed (exit 3)."""
 
@@ -46,7 +51,7 @@ class ErrorHandlingGroup(TyperGroup):
     def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
-        except click.UsageError as error:
+        except USAGE_ERRORS as error:
             self.fail(ctx, error.format_message(), 2)
         except ConfigError as error:
             self.fail(ctx, str(error), 2)
