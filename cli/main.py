@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from . import augment, backprop, cifar, data, depth_study, faces, fashion_sweep, mnist_sum, seq2seq
+from . import augment, backprop, cifar, data, depth_study, faces, fashion_sweep, filter, mnist_sum, seq2seq
 from ._output import ErrorHandlingGroup
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ app.command("cifar")(cifar.cifar)
 app.command("augment")(augment.augment)
 app.command("fashion-sweep")(fashion_sweep.fashion_sweep)
 app.add_typer(faces.app, name="faces")
+app.command("filter")(filter.filter_image)
 
 
 def main() -> None:

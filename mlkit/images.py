@@ -1,0 +1,72 @@
+"""Reading any image file as RGB pixels and writing RGB pixels as a PNG, atomically."""
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+from .files import atomic_path
+
+# Pillow's 16-bit greyscale modes: converting them to RGB directly would clip every value
+# above 255 to white, so they are scaled to 0..255 first.
+SIXTEEN_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
+
+
+def load_rgb_image(path: str | os.PathLike) -> tuple[np.ndarray, str]:
+    """Read an image file as an (height, width, 3) uint8 RGB array, upright as viewers show it.
+
+    Grey images become three equal channels, palette images their colours, and an alpha
+    channel is dropped (the filter works on colour, not on transparency).
+
+    Returns:
+        The pixels and the file's own Pillow mode (e.g. "L", "RGBA"), for the record.
+    Raises:
+        DataError: the file is missing, is not an image Pillow can decode, is truncated, or
+            has more pixels than Pillow's decompression-bomb guard (PIL.Image.MAX_IMAGE_PIXELS).
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; give an image file.")
+    if not path.is_file():
+        raise DataError(f"image file {path} does not exist; give a PNG, JPEG or other image file.")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse those too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()  # decode now, so a truncated file fails here
+                mode = image.mode
+                pixels = _to_rgb(ImageOps.exif_transpose(image))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise DataError(f"{path} is too large to read safely ({_first_line(error)}).") from error
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        raise DataError(f"{path} is not a readable image ({_first_line(error)}); "
+                        "give a PNG, JPEG or other image file.") from error
+    return pixels, mode
+
+
+def _to_rgb(image) -> np.ndarray:
+    if image.mode in SIXTEEN_BIT_MODES:
+        grey = np.asarray(image, dtype=np.float64) * (255 / 65535)
+        return np.repeat(np.clip(np.rint(grey), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")  # Pillow warns when such a palette goes straight to RGB
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+
+
+def save_png(pixels: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write (height, width, 3) uint8 pixels as a PNG file; a reader never sees half a file."""
+    from PIL import Image
+
+    with atomic_path(path) as temp:
+        Image.fromarray(pixels).save(temp, format="PNG")
+    return Path(path)
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
