@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from . import augment, backprop, cifar, data, depth_study, faces, fashion_sweep, filter, mnist_sum, seq2seq
+from . import augment, backprop, cifar, data, depth_study, evaluate, faces, fashion_sweep, filter, mnist_sum, seq2seq
 from ._output import ErrorHandlingGroup
 
 app = typer.Typer(
@@ -41,6 +41,7 @@ app.command("augment")(augment.augment)
 app.command("fashion-sweep")(fashion_sweep.fashion_sweep)
 app.add_typer(faces.app, name="faces")
 app.command("filter")(filter.filter_image)
+app.command("evaluate")(evaluate.evaluate)
 
 
 def main() -> None:

@@ -4,6 +4,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+PREDICT_BATCH_SIZE = 500
+# Keras clips probabilities to [1e-7, 1 - 1e-7] before taking logs; so does `cross_entropy`.
+EPSILON = 1e-7
+# Rows of outputs that sum to 1 within this are a probability distribution (a softmax).
+DISTRIBUTION_TOLERANCE = 1e-3
+
 
 @dataclass
 class Evaluation:
@@ -58,14 +64,53 @@ class Evaluation:
 
 
 def evaluate_classifier(model, x: np.ndarray, y: np.ndarray, class_names: list[str],
-                        batch_size: int = 500) -> Evaluation:
+                        batch_size: int = PREDICT_BATCH_SIZE) -> Evaluation:
     """Predict every image of `x` and compare with the labels `y`."""
-    probabilities = model.predict(x.astype("float32"), batch_size=batch_size, verbose=0)
+    probabilities = predict_outputs(model, x, batch_size)
     return Evaluation(list(class_names), np.asarray(y), np.argmax(probabilities, axis=1))
 
 
-def plot_evaluation(evaluation: Evaluation, x: np.ndarray, folder, stem: str, grid: int = 0) -> list:
-    """Write the confusion-matrix PNG and, when grid > 0, a grid of misclassified images."""
+def predict_outputs(model, x: np.ndarray, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
+    """The model's outputs for every image of `x`, fed as float32 in batches of `batch_size`.
+
+    Every scorer predicts through here with the same batch size, so a command that trained a
+    model and `mlkit evaluate` on its saved file compute the very same numbers.
+    """
+    return model.predict(x.astype("float32"), batch_size=batch_size, verbose=0)
+
+
+def output_kind(outputs: np.ndarray) -> str:
+    """"probabilities" when every row is non-negative and sums to 1 (a softmax output), else "logits".
+
+    Decided from the outputs rather than the last layer's name, so Dense(softmax), a Softmax
+    layer and Activation("softmax") all count as probabilities.
+    """
+    outputs = np.asarray(outputs, dtype=np.float64)
+    sums = outputs.sum(axis=1)
+    is_distribution = bool(np.all(outputs >= 0) and np.all(np.abs(sums - 1) <= DISTRIBUTION_TOLERANCE))
+    return "probabilities" if is_distribution else "logits"
+
+
+def cross_entropy(outputs: np.ndarray, y: np.ndarray, kind: str) -> float:
+    """Mean sparse categorical cross-entropy of integer labels `y` under `outputs`.
+
+    Args:
+        kind: "probabilities" (clipped as Keras does) or "logits" (log-softmax, computed stably).
+    """
+    outputs, rows = np.asarray(outputs, dtype=np.float64), np.arange(len(y))
+    if kind == "probabilities":
+        chosen = np.clip(outputs / outputs.sum(axis=1, keepdims=True), EPSILON, 1 - EPSILON)[rows, y]
+        return float(-np.mean(np.log(chosen)))
+    if kind != "logits":
+        raise ValueError(f"kind must be 'probabilities' or 'logits', got {kind!r}")
+    peak = outputs.max(axis=1, keepdims=True)
+    log_sum = np.log(np.exp(outputs - peak).sum(axis=1)) + peak[:, 0]
+    return float(np.mean(log_sum - outputs[rows, y]))
+
+
+def plot_evaluation(evaluation: Evaluation, x: np.ndarray, folder, stem: str, grid: int = 0,
+                    split: str = "test") -> list:
+    """Write the confusion-matrix PNG and, when grid > 0, a grid of misclassified images of `split`."""
     from pathlib import Path
 
     from .plots import plot_confusion_matrix, plot_image_grid
@@ -78,5 +123,5 @@ def plot_evaluation(evaluation: Evaluation, x: np.ndarray, folder, stem: str, gr
         names = evaluation.class_names
         titles = [f"{names[evaluation.y_true[i]]} as {names[evaluation.y_pred[i]]}" for i in rows]
         paths.append(plot_image_grid(x[rows], titles, folder / f"{stem}_misclassified.png",
-                                     title="Misclassified test images (true as predicted)"))
+                                     title=f"Misclassified {split} images (true as predicted)"))
     return paths
