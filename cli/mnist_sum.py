@@ -1,50 +1,66 @@
 """`mlkit mnist-sum`: sums of MNIST digit sequences, an MNIST calculator, and predicting with them."""
 
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mlkit.experiments.mnist_sum import SUM_ENCODER, CalcConfig, SumConfig
-from mlkit.mnist_sum.predict import PredictConfig
+from mlkit.experiments.mnist_sum import CALC_METRICS, SUM_ENCODER, SUM_METRICS, CalcConfig, SumConfig
+from mlkit.mnist_sum.limits import MAX_DIGITS, MAX_LENGTH, MAX_MEMBERS, MAX_SEQUENCES
+from mlkit.mnist_sum.predict import PREDICT_METRICS, PredictConfig
 
-from ._options import DataDirOption, JsonOption, PlotDirOption, QuietOption, SeedOption, comma_list
-from ._output import make_table, print_json, print_tables, report_files
+from ._options import (BatchSizeOption, DataDirOption, DataOption, EpochsOption, ExpectOption, JsonOption,
+                       LearningRateOption, ModelOption, PlotDirOption, QuietOption, SaveOption, SeedOption,
+                       comma_list, finite)
+from ._output import expectations, finish, make_table, print_tables
 
 app = typer.Typer(no_args_is_help=True, help="Read numbers written as sequences of MNIST images.")
 
-DataOption = Annotated[str, typer.Option(
-    "--data", help="mnist, an mlkit HDF5 image dataset, or a sequence file from --export-data.")]
-EpochsOption = Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training sequences.")]
-TrainOption = Annotated[int, typer.Option("--train-sequences", min=1, help="Training sequences, sampled from the training images.")]
+TrainOption = Annotated[int, typer.Option(
+    "--train-sequences", min=1, max=MAX_SEQUENCES, help="Training sequences, sampled from the training images.")]
 ValidationOption = Annotated[int, typer.Option(
-    "--validation-sequences", min=1, help="Validation sequences, from held-out training images.")]
-TestOption = Annotated[int, typer.Option("--test-sequences", min=1, help="Test sequences per length, from the test images.")]
-BatchOption = Annotated[int, typer.Option("--batch-size", min=1, help="Sequences per batch.")]
-SaveOption = Annotated[Path | None, typer.Option("--save", dir_okay=False, help="Save the trained model (.keras).")]
-ExportOption = Annotated[Path | None, typer.Option("--export-data", dir_okay=False, help="Write the sequences to this HDF5 file.")]
+    "--validation-sequences", min=1, max=MAX_SEQUENCES, help="Validation sequences, from held-out training images.")]
+TestOption = Annotated[int, typer.Option(
+    "--test-sequences", min=1, max=MAX_SEQUENCES, help="Test sequences per length, from the test images.")]
+ExportOption = Annotated[Path | None, typer.Option(
+    "--export-data", dir_okay=False, help="Write the sequences to this HDF5 file.")]
+AUGMENTATION = finite(0.0, 0.5, high_open=True)
+LengthOption = Annotated[int, typer.Option("--length", min=1, max=MAX_LENGTH, help="Images per training sequence.")]
+EvalLengthsOption = Annotated[str, typer.Option(
+    "--eval-lengths", help=f"Also score these lengths (each 1 to {MAX_LENGTH}).")]
+ShiftOption = Annotated[float, typer.Option(
+    "--shift", parser=AUGMENTATION, help="Shift training images randomly by up to this fraction of their size (0 = off).")]
+RotateOption = Annotated[float, typer.Option(
+    "--rotate", parser=AUGMENTATION, help="Rotate training images randomly by up to this fraction of a turn (0 = off).")]
+MembersOption = Annotated[int, typer.Option(
+    "--members", min=1, max=MAX_MEMBERS, help="CNNs trained side by side whose digit probabilities are averaged.")]
+PrecisionOption = Annotated[str, typer.Option(
+    "--precision", help="auto, float32 or bfloat16 (auto: bfloat16 where the hardware computes it).")]
 
 
 @app.command("sum")
 def sum_command(
-    length: Annotated[int, typer.Option("--length", min=1, help="Images per training sequence.")] = SumConfig.length,
-    eval_lengths: Annotated[str, typer.Option("--eval-lengths", help="Also score these lengths.")] = ",".join(map(str, SumConfig.eval_lengths)),
-    shift: Annotated[float, typer.Option("--shift", help="Shift training images randomly by up to this fraction of their size (0 = off).")] = SUM_ENCODER.shift,
-    rotate: Annotated[float, typer.Option("--rotate", help="Rotate training images randomly by up to this fraction of a turn (0 = off).")] = SUM_ENCODER.rotate,
-    members: Annotated[int, typer.Option("--members", min=1, help="CNNs trained side by side whose digit probabilities are averaged.")] = SumConfig.members,
-    precision: Annotated[str, typer.Option("--precision", help="auto, float32 or bfloat16 (auto: bfloat16 where the hardware computes it).")] = SumConfig.precision,
+    length: LengthOption = SumConfig.length,
+    eval_lengths: EvalLengthsOption = ",".join(map(str, SumConfig.eval_lengths)),
+    shift: ShiftOption = SUM_ENCODER.shift,
+    rotate: RotateOption = SUM_ENCODER.rotate,
+    members: MembersOption = SumConfig.members,
+    precision: PrecisionOption = SumConfig.precision,
     train_sequences: TrainOption = SumConfig.train_sequences,
     validation_sequences: ValidationOption = SumConfig.validation_sequences,
     test_sequences: TestOption = SumConfig.test_sequences,
     epochs: EpochsOption = SumConfig.epochs,
-    batch_size: BatchOption = SumConfig.batch_size,
+    batch_size: BatchSizeOption = SumConfig.batch_size,
+    learning_rate: LearningRateOption = SumConfig.learning_rate,
     data: DataOption = SumConfig.data,
     data_dir: DataDirOption = None,
     seed: SeedOption = SumConfig.seed,
     save: SaveOption = None,
     export_data: ExportOption = None,
     plot_dir: PlotDirOption = None,
+    expect: ExpectOption = None,
     json: JsonOption = False,
     quiet: QuietOption = False,
 ):
@@ -55,38 +71,45 @@ def sum_command(
     answer is the median of that distribution (`predict` also shows the expected sum).
 
     One trained model is scored on test sequences of every --eval-lengths length (MAE, RMSE, exact sum).
+    --data may also be a sequence file from --export-data (its sequences and length are used).
 
     Digit accuracy: how often each image's digit is read right, though no digit label is used.
 
-    Example: mlkit mnist-sum sum --length 10 --eval-lengths 5,10,20 --save sum.keras
+    Example: mlkit mnist-sum sum --length 10 --eval-lengths 5,10,20 --save sum.keras --expect 'exact_match>=0.9'
     """
     from mlkit.experiments.mnist_sum import run_sum
 
-    config = SumConfig(data=data, data_dir=data_dir, length=length, eval_lengths=comma_list(eval_lengths, int, "--eval-lengths"),
+    targets = expectations(expect, SUM_METRICS)
+    _quiet_tensorflow_errors(quiet)
+    config = SumConfig(data=data, data_dir=data_dir, length=length,
+                       eval_lengths=comma_list(eval_lengths, int, "--eval-lengths"),
                        encoder=replace(SUM_ENCODER, shift=shift, rotate=rotate), members=members,
                        precision=precision, train_sequences=train_sequences,
                        validation_sequences=validation_sequences, test_sequences=test_sequences, epochs=epochs,
-                       batch_size=batch_size, seed=seed, save=save, export_data=export_data,
-                       plot_dir=plot_dir, quiet=quiet)
-    _render(run_sum(config), json, quiet, ["length", "sequences", "mae", "rmse", "exact_accuracy",
-                                           "digit_accuracy", "images_per_second"])
+                       batch_size=batch_size, learning_rate=learning_rate, seed=seed, save=save,
+                       export_data=export_data, plot_dir=plot_dir, quiet=quiet)
+    result = run_sum(config)
+    columns = ["length", "sequences", "mae", "rmse", "exact_match", "digit_accuracy", "predict_images_per_second"]
+    finish(result.record(), json=json, expect=targets, quiet=quiet, render=lambda: _render(result, columns))
 
 
 @app.command("calc")
 def calc_command(
     op: Annotated[str, typer.Option("--op", help="add or sub.")] = CalcConfig.op,
-    digits: Annotated[int, typer.Option("--digits", min=1, help="Most digits per operand.")] = CalcConfig.digits,
+    digits: Annotated[int, typer.Option("--digits", min=1, max=MAX_DIGITS, help="Most digits per operand.")] = CalcConfig.digits,
     train_sequences: TrainOption = CalcConfig.train_sequences,
     validation_sequences: ValidationOption = CalcConfig.validation_sequences,
     test_sequences: TestOption = CalcConfig.test_sequences,
     epochs: EpochsOption = CalcConfig.epochs,
-    batch_size: BatchOption = CalcConfig.batch_size,
+    batch_size: BatchSizeOption = CalcConfig.batch_size,
+    learning_rate: LearningRateOption = CalcConfig.learning_rate,
     data: DataOption = CalcConfig.data,
     data_dir: DataDirOption = None,
     seed: SeedOption = CalcConfig.seed,
     save: SaveOption = None,
     export_data: ExportOption = None,
     plot_dir: PlotDirOption = None,
+    expect: ExpectOption = None,
     json: JsonOption = False,
     quiet: QuietOption = False,
 ):
@@ -96,41 +119,69 @@ def calc_command(
 
     Scores exact-match and per-character accuracy on test questions.
 
-    Example: mlkit mnist-sum calc --op add --digits 3 --save calc.keras
+    Example: mlkit mnist-sum calc --op add --digits 3 --save calc.keras --expect 'exact_match>=0.9'
     """
     from mlkit.experiments.mnist_sum import run_calc
 
+    targets = expectations(expect, CALC_METRICS)
+    _quiet_tensorflow_errors(quiet)
     config = CalcConfig(data=data, data_dir=data_dir, op=op, digits=digits, train_sequences=train_sequences,
                         validation_sequences=validation_sequences, test_sequences=test_sequences,
-                        epochs=epochs, batch_size=batch_size, seed=seed,
+                        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
                         save=save, export_data=export_data, plot_dir=plot_dir, quiet=quiet)
     result = run_calc(config)
-    _render(result, json, quiet, ["questions", "exact_accuracy", "char_accuracy", "images_per_second"])
-    if not json:
-        print_tables(make_table("Test examples", ["question", "answer", "predicted", "correct"],
-                                [[r["question"], r["answer"], r["predicted"], r["correct"]] for r in result.examples]))
+    columns = ["questions", "exact_match", "char_accuracy", "predict_images_per_second"]
+    finish(result.record(), json=json, expect=targets, quiet=quiet, render=lambda: _render(result, columns))
 
 
 @app.command("predict")
 def predict_command(
-    model: Annotated[Path, typer.Option("--model", dir_okay=False, help="A model saved by sum or calc.")],
+    model: ModelOption,
     images: Annotated[list[str] | None, typer.Argument(
         help="Image files in order; for calc put + or - between the operands.")] = None,
     data: Annotated[Path | None, typer.Option("--data", dir_okay=False, help="A sequence file from --export-data.")] = None,
     split: Annotated[str, typer.Option("--split", help="train, validation or test (with --data).")] = PredictConfig.split,
     show: Annotated[int, typer.Option("--show", min=0, help="Rows in the table (JSON has all).")] = 20,
+    expect: ExpectOption = None,
     json: JsonOption = False,
 ):
     """Apply a saved mnist-sum model to a sequence file or to image files given in order.
+
+    With --data the true answers are known, so the scores (exact_match, mae, ...) are reported
+    and can be held to --expect; image files get predictions only.
 
     Example: mlkit mnist-sum predict --model calc.keras 4.png 8.png + 1.png 9.png 4.png
     """
     from mlkit.mnist_sum.predict import run_predict
 
+    targets = expectations(expect, PREDICT_METRICS)
     result = run_predict(PredictConfig(model=model, data=data, split=split, images=tuple(images or ())))
-    if json:
-        print_json(result)
-        return
+    finish(result.record(), json=json, expect=targets, render=lambda: _render_predictions(result, show))
+
+
+def _quiet_tensorflow_errors(quiet: bool) -> None:
+    """With --quiet, keep TensorFlow's error-level C++ notices off stderr too (the calculator's
+    last short batch makes oneDNN announce a fallback). TensorFlow reads the level when it is
+    first imported, which the commands do only after this."""
+    if quiet:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+
+
+def _render(result, columns: list[str]) -> None:
+    metrics = result.record().metrics
+    training = make_table("Training", ["sequences", "epochs", "seconds", "images/s"], [[
+        result.config["train_sequences"], result.fit.epochs_run, metrics["seconds"], metrics["images_per_second"]]])
+    model = make_table("Model", ["setting", "value"], [list(item) for item in result.model.items()])
+    rows = [[evaluation.get(column) for column in columns] for evaluation in result.evaluations]
+    headers = [column.replace("predict_images_per_second", "predict images/s").replace("_", " ") for column in columns]
+    tables = [training, model, make_table(f"Test ({result.task})", headers, rows)]
+    if result.examples:
+        tables.append(make_table("Test examples", ["question", "answer", "predicted", "correct"],
+                                 [[r["question"], r["answer"], r["predicted"], r["correct"]] for r in result.examples]))
+    print_tables(*tables)
+
+
+def _render_predictions(result, show: int) -> None:
     rows = result.predictions[:show]
     columns = list(rows[0]) if rows else []
     tables = [make_table(f"{result.task} predictions ({len(result.predictions)} in all)", columns,
@@ -138,16 +189,3 @@ def predict_command(
     if result.metrics:
         tables.append(make_table("Scores", list(result.metrics), [list(result.metrics.values())]))
     print_tables(*tables)
-
-
-def _render(result, json: bool, quiet: bool, columns: list[str]) -> None:
-    if json:
-        print_json(result)
-        return
-    rows = [[evaluation.get(column) for column in columns] for evaluation in result.evaluations]
-    headers = [column.replace("_", " ").replace("images per second", "images/s") for column in columns]
-    training = make_table("Training", ["sequences", "epochs", "seconds", "images/s"], [[
-        result.data["train"], result.history.num_epochs, result.train_seconds, result.train_images_per_second]])
-    model = make_table("Model", ["setting", "value"], [list(item) for item in result.model.items()])
-    print_tables(training, model, make_table(f"Test ({result.task})", headers, rows))
-    report_files(result.files, quiet)

@@ -5,12 +5,15 @@ import pytest
 
 from mlkit.data import Dataset, save_dataset
 from mlkit.errors import ConfigError, DataError
+from mlkit.experiments.mnist_sum import CalcConfig, SumConfig
 from mlkit.mnist_sum import (CHARS, ImagePool, SequenceData, decode_answers, encode_answer, layout_question,
                              load_sequences, make_calc_questions, make_sum_sequences, save_sequences,
                              split_pool, symbol_image)
 from mlkit.mnist_sum.evaluation import calc_metrics, question_text, read_sums, sum_metrics
 from mlkit.mnist_sum.images import load_digit_image
+from mlkit.mnist_sum.limits import MAX_DIGITS, MAX_MEMBERS, MAX_SEQUENCES, MAX_SET_IMAGES, MAX_STEP_IMAGES
 from mlkit.mnist_sum.symbols import BLANK, MINUS, PLUS
+from mlkit.models.mnist_sum import EncoderConfig
 
 
 def labelled_pool(count: int = 200) -> ImagePool:
@@ -84,6 +87,8 @@ def test_pool_rejects_images_that_are_not_digits():
         ImagePool(np.zeros((4, 32, 32, 3), dtype=np.uint8), np.zeros(4))
     with pytest.raises(DataError, match="0-9"):
         ImagePool(np.zeros((4, 28, 28), dtype=np.uint8), np.array([0, 1, 2, 11]))
+    with pytest.raises(DataError, match="uint8"):
+        ImagePool(np.full((4, 28, 28), np.nan, dtype=np.float32), np.arange(4))
 
 
 def sequence_data(task: str = "calc") -> SequenceData:
@@ -123,14 +128,14 @@ def test_sum_metrics_and_calc_metrics_values():
     data = sequence_data("sum").test
     predicted = data.target + np.array([0.4, -0.6, 0.0, 1.0, 0.2, -0.2])
     metrics = sum_metrics(predicted, data, digits=data.slots)
-    assert metrics["mae"] == pytest.approx(2.4 / 6) and metrics["exact_accuracy"] == pytest.approx(4 / 6)
+    assert metrics["mae"] == pytest.approx(2.4 / 6) and metrics["exact_match"] == pytest.approx(4 / 6)
     assert metrics["rmse"] == pytest.approx(np.sqrt((0.16 + 0.36 + 1 + 0.04 + 0.04) / 6))
     assert metrics["digit_accuracy"] == 1.0
     calc = sequence_data("calc").test
     codes = calc.target.copy()
     codes[0, -1] = (codes[0, -1] + 1) % 10
     scores = calc_metrics(codes, calc)
-    assert scores["exact_accuracy"] == pytest.approx(5 / 6)
+    assert scores["exact_match"] == pytest.approx(5 / 6)
     assert scores["char_accuracy"] == pytest.approx(1 - 1 / codes.size)
 
 
@@ -177,3 +182,45 @@ def test_digit_images_are_read_greyscale_28x28_and_inverted_when_light(tmp_path)
     (tmp_path / "note.png").write_text("not an image")
     with pytest.raises(DataError, match="not a readable image"):
         load_digit_image(tmp_path / "note.png")
+
+
+def test_eighteen_digit_questions_are_still_answered_right():
+    # MAX_DIGITS: the operands are 64-bit integers, and 18 digits is the most whose sum fits one.
+    questions = make_calc_questions(labelled_pool(), 20, "add", MAX_DIGITS, np.random.default_rng(4))
+    for text, answer in zip((question_text(row) for row in questions.slots), decode_answers(questions.target)):
+        a, b = text.split("+")
+        assert int(answer) == int(a) + int(b)
+    with pytest.raises(ConfigError, match="--digits must be 1 to 18"):
+        make_calc_questions(labelled_pool(), 2, "add", MAX_DIGITS + 1, np.random.default_rng(4))
+
+
+@pytest.mark.parametrize("config, message", [
+    (SumConfig(eval_lengths=(5, 100_000_000)), "--eval-lengths must be 1 to 100"),
+    (SumConfig(length=0), "--length"),
+    (SumConfig(members=MAX_MEMBERS + 1), "--members"),
+    (SumConfig(test_sequences=MAX_SET_IMAGES // 20 + 1), "more than the 4,000,000"),
+    (SumConfig(train_sequences=MAX_SEQUENCES + 1), "--train-sequences"),
+    (SumConfig(learning_rate=float("nan")), "--learning-rate"),
+    (SumConfig(batch_size=MAX_STEP_IMAGES // 20 + 1), "images a step, more than 16,384"),
+    (CalcConfig(batch_size=0), "--batch-size"),
+    (SumConfig(encoder=EncoderConfig(shift=float("inf"))), "--shift"),
+    (CalcConfig(digits=50), "--digits must be 1 to 18"),
+    (CalcConfig(op="mul"), "--op"),
+    (CalcConfig(epochs=0), "--epochs"),
+])
+def test_settings_outside_the_named_limits_are_config_errors(config, message):
+    with pytest.raises(ConfigError, match=message):
+        config.check()
+
+
+def test_the_default_settings_are_within_the_limits():
+    SumConfig().check()
+    CalcConfig().check()
+
+
+def test_digit_images_too_small_to_show_a_digit_are_refused(tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((4, 30), dtype=np.uint8)).save(tmp_path / "thin.png")
+    with pytest.raises(DataError, match="30x4 pixels; a digit image needs at least 8 a side"):
+        load_digit_image(tmp_path / "thin.png")

@@ -1,24 +1,39 @@
-"""`mlkit mnist-sum`: train on sequences of MNIST images to read their sum or answer a question.
+"""`mlkit mnist-sum sum|calc`: train on sequences of MNIST images to read their sum or answer a question.
 
-`run_sum` and `run_calc` build (or read) the sequence datasets, train, score on the test
-sequences and write the requested files; `run_predict` applies a saved model.
+`run_sum` and `run_calc` check every setting, build (or read) the sequence datasets, train
+through `mlkit.training.fit`, score on the test sequences and write the requested files
+(`mnist-sum predict` lives in mlkit.mnist_sum.predict).
 """
 
+import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..data import is_hdf5_path, load_data, load_dataset_file
 from ..errors import ConfigError
-from ..mnist_sum import ImagePool, SequenceData, load_sequences, make_calc_questions, make_sum_sequences, save_sequences, split_pool
+from ..files import check_output_folder, check_output_path
+from ..mnist_sum import SequenceData, make_calc_questions, make_sum_sequences, save_sequences
 from ..mnist_sum.evaluation import evaluate_calc, evaluate_sum
-from ..mnist_sum.storage import is_sequence_file
-from ..mnist_sum.symbols import CHARS
+from ..mnist_sum.limits import MAX_DIGITS, MAX_LENGTH, MAX_MEMBERS, check_batch_size, check_range, check_set_size
+from ..mnist_sum.sources import prepare_sequences
+from ..mnist_sum.symbols import CHARS, operator_name
 from ..models.mnist_sum import EncoderConfig
-from ..precision import dtype_policy
-from ..training import History, save_model, set_seed, training_callbacks
+from ..precision import PRECISIONS, dtype_policy
+from ..record import Record, file_entry
+from ..training import MODEL_SUFFIXES, FitOptions, FitOutcome, History, fit, save_model, set_seed
+
+# The metrics block of each command (docs/json.md). exact_match, mae, rmse, digit_accuracy and
+# char_accuracy are scored on the test sequences at the training length (every length's
+# figures are in `evaluations`). train_accuracy and val_accuracy are Keras' figures of the last
+# epoch, which is the model kept: for sum the exact-sum accuracy of the training sequences
+# (running mean) and of the validation sequences; for calc the per-character accuracy.
+SUM_METRICS = ("exact_match", "mae", "rmse", "digit_accuracy", "train_accuracy", "val_accuracy",
+               "seconds", "wall_seconds", "images_per_second")
+CALC_METRICS = ("exact_match", "char_accuracy", "train_accuracy", "val_accuracy",
+                "seconds", "wall_seconds", "images_per_second")
+METRICS = {"sum": SUM_METRICS, "calc": CALC_METRICS}
 
 
 @dataclass
@@ -40,6 +55,28 @@ class SequenceOptions:
     plot_dir: Path | None = None
     quiet: bool = False
 
+    def check_sizes(self, length: int, test_length: int, cnns: int = 1) -> None:
+        """Counts within the named limits (mlkit/mnist_sum/limits.py), training settings in range."""
+        check_set_size("--train-sequences", self.train_sequences, length)
+        check_set_size("--validation-sequences", self.validation_sequences, length)
+        check_set_size("--test-sequences", self.test_sequences, test_length)
+        check_batch_size(self.batch_size, length, cnns)
+        if self.epochs < 1:
+            raise ConfigError(f"--epochs must be at least 1, got {self.epochs}.")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ConfigError(f"--learning-rate must be a finite number above 0, got {self.learning_rate}.")
+
+    def check_outputs(self) -> None:
+        """Refuse output paths that cannot be written, before any data is read or trained on."""
+        if self.save:
+            if Path(self.save).suffix not in MODEL_SUFFIXES:
+                raise ConfigError(f"--save {self.save} must end in .keras.")
+            check_output_path(self.save, "--save")
+        if self.export_data:
+            check_output_path(self.export_data, "--export-data")
+        if self.plot_dir:
+            check_output_folder(self.plot_dir, "--plot-dir")
+
 
 # Chosen on validation sequences (real MNIST, 8 epochs): random shifts of 0.1 lifted exact-sum
 # accuracy from ~0.93 to ~0.956 (without them the CNN overfits after 3 epochs), two convolutions
@@ -51,6 +88,8 @@ SUM_ENCODER = EncoderConfig(shift=0.1, convs_per_block=2)
 # 33 and 40 in two runs. Two members cost two CNNs' time, which bfloat16 (see mlkit.precision)
 # pays for where it is native.
 SUM_MEMBERS = 2
+# The calculator's CNN normalises its batches (see models/mnist_sum.build_calc_model).
+CALC_ENCODER = EncoderConfig(batch_norm=True)
 
 
 @dataclass
@@ -69,6 +108,20 @@ class SumConfig(SequenceOptions):
     members: int = SUM_MEMBERS
     precision: str = "auto"  # sets encoder.dtype_policy (see mlkit.precision)
 
+    def check(self) -> None:
+        """Every setting in range, before any data is read (ConfigError: a usage error)."""
+        check_range("--length", self.length, 1, MAX_LENGTH)
+        for length in self.eval_lengths:
+            check_range("--eval-lengths", length, 1, MAX_LENGTH)
+        check_range("--members", self.members, 1, MAX_MEMBERS)
+        for name in ("shift", "rotate"):
+            value = getattr(self.encoder, name)
+            if not (math.isfinite(value) and 0 <= value < 0.5):
+                raise ConfigError(f"--{name} must be at least 0 and below 0.5, got {value}.")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
+        self.check_sizes(self.length, max(self.length, *self.eval_lengths), self.members)
+
 
 @dataclass
 class CalcConfig(SequenceOptions):
@@ -81,45 +134,54 @@ class CalcConfig(SequenceOptions):
     epochs: int = 10
     batch_size: int = 64
 
+    def check(self) -> None:
+        """Every setting in range, before any data is read (ConfigError: a usage error)."""
+        operator_name(self.op)
+        check_range("--digits", self.digits, 1, MAX_DIGITS)
+        self.check_sizes(2 * self.digits + 1, 2 * self.digits + 1)
+
 
 @dataclass
 class RunResult:
-    """One training run: its data, curves, test scores, throughput and the files written."""
+    """One training run: its settings, data, training outcome, test scores and files written."""
 
     task: str
-    data: dict
-    history: History
+    config: dict  # every effective setting (record's `config`)
+    data: dict  # the record's `data` block
+    fit: FitOutcome
     evaluations: list[dict]
-    train_seconds: float
-    train_images_per_second: float
+    seed: int
+    wall_seconds: float = 0.0
     examples: list[dict] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    model: dict = field(default_factory=dict)  # what the trained network was built with
+    files: list[dict] = field(default_factory=list)
 
     def __repr__(self) -> str:
-        return f"RunResult({self.task!r}, evaluations={self.evaluations}, seconds={self.train_seconds:.1f})"
+        return f"RunResult({self.task!r}, evaluations={self.evaluations}, seconds={self.fit.train_seconds:.1f})"
 
+    @property
+    def headline(self) -> dict:
+        """The test scores at the training length (calc scores one test set only)."""
+        if self.task == "calc":
+            return self.evaluations[0]
+        return next(e for e in self.evaluations if e["length"] == self.config["length"])
 
-def prepare_data(config: SequenceOptions, task: str, make) -> tuple[SequenceData, ImagePool]:
-    """Read a sequence file given as --data, or sample fresh splits from a digit dataset.
+    @property
+    def model(self) -> dict:
+        """What the trained network was built with."""
+        built = {key: self.config[key] for key in ("members", "digits", "units") if key in self.config}
+        return built | self.config["encoder"]
 
-    Args:
-        make: (pool, count, rng) -> SequenceSet for this task.
-    Returns:
-        The sequences and the pool of test images further test sets can be drawn from.
-    """
-    if is_hdf5_path(config.data) and is_sequence_file(config.data):
-        data = load_sequences(config.data, task)
-        return data, ImagePool.from_sequences(data.test)
-    dataset = load_dataset_file(config.data) if is_hdf5_path(config.data) else load_data(config.data, config.data_dir)
-    train_pool, validation_pool = split_pool(ImagePool(dataset.x_train, dataset.y_train),
-                                             config.validation_fraction, config.seed)
-    test_pool = ImagePool(dataset.x_test, dataset.y_test)
-    rng = np.random.default_rng(config.seed)
-    data = SequenceData(make(train_pool, config.train_sequences, rng),
-                        make(validation_pool, config.validation_sequences, rng),
-                        make(test_pool, config.test_sequences, rng), source=dataset.source or dataset.name)
-    return data, test_pool
+    def record(self) -> Record:
+        """The shared result record (docs/json.md): metrics named as in every command."""
+        metrics = {name: self.headline.get(name) for name in METRICS[self.task]}
+        metrics |= {"train_accuracy": self.fit.last("accuracy"), "val_accuracy": self.fit.last("val_accuracy"),
+                    "seconds": self.fit.train_seconds, "wall_seconds": self.wall_seconds,
+                    "images_per_second": self.fit.images_per_second}
+        sections = {"evaluations": self.evaluations, "training": self.fit.to_dict()}
+        if self.task == "calc":
+            sections["examples"] = self.examples
+        return Record(f"mnist-sum {self.task}", self.config, metrics, data=self.data, files=self.files,
+                      seed=self.seed, sections=sections)
 
 
 def optimizer(config: SequenceOptions, train_sequences: int):
@@ -131,24 +193,17 @@ def optimizer(config: SequenceOptions, train_sequences: int):
     return keras.optimizers.Adam(schedule)
 
 
-def train(model, training: dict, validation: tuple, images_per_epoch: int, config: SequenceOptions,
-          monitor: str, label: str):
-    """Fit, validating each epoch; returns (history, seconds, training images/s).
+def fit_options(config: SequenceOptions, label: str, batch_size: int | None = None) -> FitOptions:
+    """Every epoch trained and the last one's model kept (no early stopping, no checkpoint)."""
+    return FitOptions(epochs=config.epochs, batch_size=batch_size, monitor="val_accuracy", quiet=config.quiet,
+                      label=label)
 
-    Args:
-        training: what `model.fit` trains on: {"x": a PyDataset} or {"x", "y", "batch_size"}.
-        validation: (x, y) arrays.
-    """
+
+def stop_on_nan() -> list:
+    """The callbacks both tasks train with: a NaN loss ends the run instead of wasting epochs."""
     import keras
 
-    history = History()
-    callbacks = training_callbacks(history, monitor=monitor, quiet=config.quiet, label=label)
-    started = time.perf_counter()
-    model.fit(**training, epochs=config.epochs, validation_data=validation, verbose=0,
-              callbacks=callbacks + [keras.callbacks.TerminateOnNaN()])
-    seconds = time.perf_counter() - started
-    images = history.num_epochs * images_per_epoch
-    return history, seconds, images / seconds if seconds else 0.0
+    return [keras.callbacks.TerminateOnNaN()]
 
 
 def run_sum(config: SumConfig) -> RunResult:
@@ -156,71 +211,88 @@ def run_sum(config: SumConfig) -> RunResult:
     from ..mnist_sum.regrouping import RegroupedSums
     from ..models.mnist_sum import build_sum_model, member_losses, sum_distribution_model
 
-    if min(config.eval_lengths, default=1) < 1:
-        raise ConfigError(f"--eval-lengths must all be at least 1, got {min(config.eval_lengths)}.")
-    for name in ("shift", "rotate"):
-        if not 0 <= getattr(config.encoder, name) < 0.5:
-            raise ConfigError(f"--{name} must be at least 0 and below 0.5, got {getattr(config.encoder, name)}.")
-    if config.members < 1:
-        raise ConfigError(f"--members must be at least 1, got {config.members}.")
+    started = time.perf_counter()
+    config.check()
+    config.check_outputs()
     encoder = replace(config.encoder, dtype_policy=dtype_policy(config.precision))
     set_seed(config.seed)
-    data, test_pool = prepare_data(
+    data, test_pool, block = prepare_sequences(
         config, "sum", lambda pool, count, rng: make_sum_sequences(pool, count, config.length, rng))
     # A sequence file given as --data sets the training length.
+    check_batch_size(config.batch_size, data.train.length, config.members)
     lengths = sorted({data.train.length, *config.eval_lengths})
     model = build_sum_model(encoder, config.members)
     # Trained through the distribution of the sum (see sum_distribution_model), scored as a sum.
     trainer = sum_distribution_model(model, data.train.length, per_member=True)
     loss, accuracy = member_losses()
     trainer.compile(optimizer(config, len(data.train)), loss=loss, metrics=[accuracy])
-    training = {"x": RegroupedSums(data.train, config.batch_size, config.seed)}
-    validation = (data.validation.x, data.validation.target.astype("int32"))
-    history, seconds, speed = train(trainer, training, validation, data.train.image_count,
-                                    config, "val_accuracy", "sum")
+    batches = RegroupedSums(data.train, config.batch_size, config.seed)
+    outcome = fit(trainer, batches, options=fit_options(config, "sum"),
+                  validation=(data.validation.x, data.validation.target.astype("int32")), callbacks=stop_on_nan(),
+                  examples_per_epoch=data.train.image_count)
     evaluations = []
     for length in lengths:
         sequences = data.test if length == data.test.length else make_sum_sequences(
             test_pool, config.test_sequences, length, np.random.default_rng([config.seed, length]))
         evaluations.append(evaluate_sum(model, sequences))
-    files = write_files(model, data, history, config, ["loss", "accuracy"], "mnist_sum")
-    return RunResult("sum", data.summary(), history, evaluations, seconds, speed, files=files,
-                     model={"members": config.members, **asdict(encoder)})
+    files = write_files(model, data, outcome.history, config, "mnist_sum")
+    settings = _settings(config, data) | {
+        "eval_lengths": lengths, "members": config.members, "encoder": asdict(encoder),
+        "precision": "bfloat16" if encoder.dtype_policy == "mixed_bfloat16" else "float32"}
+    return RunResult("sum", settings, block, outcome, evaluations, config.seed,
+                     time.perf_counter() - started, files=files)
 
 
 def run_calc(config: CalcConfig) -> RunResult:
     """Train the calculator on `a op b` questions and score exact and per-character accuracy."""
     from ..models.mnist_sum import build_calc_model
 
+    started = time.perf_counter()
+    config.check()
+    config.check_outputs()
     set_seed(config.seed)
-    data, _ = prepare_data(config, "calc", lambda pool, count, rng: make_calc_questions(
+    data, _, block = prepare_sequences(config, "calc", lambda pool, count, rng: make_calc_questions(
         pool, count, config.op, config.digits, rng))
     digits = int(data.train.attrs.get("digits", config.digits))
-    model = build_calc_model(digits, len(CHARS), config.units)
+    check_batch_size(config.batch_size, data.train.length)
+    model = build_calc_model(digits, len(CHARS), config.units, CALC_ENCODER)
     model.compile(optimizer(config, len(data.train)), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     # The model writes answers least significant character first (see build_calc_model).
-    training = {"x": data.train.x, "y": data.train.target[:, ::-1], "batch_size": config.batch_size}
-    validation = (data.validation.x, data.validation.target[:, ::-1])
-    history, seconds, speed = train(model, training, validation, data.train.image_count,
-                                    config, "val_accuracy", "calc")
+    outcome = fit(model, data.train.x, data.train.target[:, ::-1],
+                  options=fit_options(config, "calc", config.batch_size),
+                  validation=(data.validation.x, data.validation.target[:, ::-1]), callbacks=stop_on_nan(),
+                  examples_per_epoch=data.train.image_count)
     metrics, examples = evaluate_calc(model, data.test)
-    files = write_files(model, data, history, config, ["loss", "accuracy"], "mnist_calc")
-    return RunResult("calc", data.summary(), history, [metrics], seconds, speed, examples, files,
-                     model={"digits": digits, "units": config.units})
+    files = write_files(model, data, outcome.history, config, "mnist_calc")
+    settings = _settings(config, data) | {
+        "test_sequences": len(data.test), "op": data.train.attrs.get("op", config.op), "digits": digits,
+        "units": config.units, "encoder": asdict(CALC_ENCODER)}
+    return RunResult("calc", settings, block, outcome, [metrics], config.seed, time.perf_counter() - started,
+                     examples, files)
 
 
-def write_files(model, data: SequenceData, history: History, config: SequenceOptions,
-                metrics: list[str], stem: str) -> list[str]:
+def _settings(config: SequenceOptions, data: SequenceData) -> dict:
+    """The shared settings as used: a sequence file's own counts and length replace the options."""
+    return {"data": config.data, "data_dir": config.data_dir, "length": data.train.length,
+            "train_sequences": len(data.train), "validation_sequences": len(data.validation),
+            "test_sequences": config.test_sequences, "validation_fraction": config.validation_fraction,
+            "epochs": config.epochs, "batch_size": config.batch_size, "learning_rate": config.learning_rate,
+            "learning_rate_schedule": "cosine decay to 1%", "save": config.save,
+            "export_data": config.export_data, "plot_dir": config.plot_dir}
+
+
+def write_files(model, data: SequenceData, history: History, config: SequenceOptions, stem: str) -> list[dict]:
     """Save the model, export the sequences and plot the curves, as the options ask."""
     from ..plots import plot_curves
 
     files = []
     if config.save:
-        files.append(save_model(model, config.save))
+        files.append(file_entry(save_model(model, config.save), "model"))
     if config.export_data:
-        files.append(save_sequences(data, config.export_data))
+        files.append(file_entry(save_sequences(data, config.export_data), "dataset"))
     if config.plot_dir:
-        files.append(plot_curves({stem: history.epochs}, metrics, Path(config.plot_dir) / f"{stem}_curves.png",
-                                 title=f"{stem}: training (solid) and validation (dashed)"))
-    return [str(path) for path in files]
+        path = plot_curves({stem: history.epochs}, ["loss", "accuracy"], Path(config.plot_dir) / f"{stem}_curves.png",
+                           title=f"{stem}: training (solid) and validation (dashed)")
+        files.append(file_entry(path, "plot"))
+    return files

@@ -58,7 +58,7 @@ def sum_metrics(predicted: np.ndarray, sequences: SequenceSet, digits: np.ndarra
     metrics = {
         "length": sequences.length, "sequences": len(sequences),
         "mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error ** 2).mean())),
-        "exact_accuracy": float((np.rint(predicted) == sequences.target).mean()),
+        "exact_match": float((np.rint(predicted) == sequences.target).mean()),
     }
     if digits is not None:
         metrics["digit_accuracy"] = float((digits == sequences.slots).mean())
@@ -68,9 +68,14 @@ def sum_metrics(predicted: np.ndarray, sequences: SequenceSet, digits: np.ndarra
 def evaluate_sum(model, sequences: SequenceSet) -> dict:
     """`sum_metrics` on a set, with the prediction time and images per second."""
     predictions = predict_sums(model, sequences)
-    seconds = predictions.seconds
-    return sum_metrics(predictions.sums, sequences, predictions.digits) | {
-        "seconds": seconds, "images_per_second": sequences.image_count / seconds if seconds else None}
+    return sum_metrics(predictions.sums, sequences, predictions.digits) | prediction_speed(
+        predictions.seconds, sequences)
+
+
+def prediction_speed(seconds: float, sequences: SequenceSet) -> dict:
+    """Prediction seconds and images per second (named apart from training's `seconds`)."""
+    return {"predict_seconds": seconds,
+            "predict_images_per_second": sequences.image_count / seconds if seconds else None}
 
 
 def predict_answers(model, sequences: SequenceSet) -> tuple[np.ndarray, float]:
@@ -86,16 +91,14 @@ def predict_answers(model, sequences: SequenceSet) -> tuple[np.ndarray, float]:
 def calc_metrics(codes: np.ndarray, sequences: SequenceSet) -> dict:
     """Exact-match accuracy of whole answers and per-character accuracy (padding included)."""
     correct = codes == sequences.target
-    return {"questions": len(sequences), "exact_accuracy": float(correct.all(axis=1).mean()),
+    return {"questions": len(sequences), "exact_match": float(correct.all(axis=1).mean()),
             "char_accuracy": float(correct.mean())}
 
 
 def evaluate_calc(model, sequences: SequenceSet, examples: int = 8) -> tuple[dict, list[dict]]:
     """`calc_metrics` with timing, and the first `examples` questions with both answers."""
     codes, seconds = predict_answers(model, sequences)
-    metrics = calc_metrics(codes, sequences) | {
-        "seconds": seconds,
-        "images_per_second": sequences.image_count / seconds if seconds else None}
+    metrics = calc_metrics(codes, sequences) | prediction_speed(seconds, sequences)
     return metrics, answer_rows(codes[:examples], sequences.slots[:examples], sequences.target[:examples])
 
 

@@ -1,5 +1,6 @@
 """Reading digit images from files (PNG, JPEG...) the way MNIST draws them."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,11 @@ import numpy as np
 from ..errors import DataError
 
 SIZE = (28, 28)
+# A digit must keep some shape to be read once resized to 28x28.
+MIN_SIDE = 8
+# A 40-megapixel photo of a digit is still fine; more is refused before it is decoded, well
+# below Pillow's own decompression-bomb guard (PIL.Image.MAX_IMAGE_PIXELS).
+MAX_PIXELS = 40_000_000
 
 
 def load_digit_image(path: str | Path) -> np.ndarray:
@@ -15,18 +21,42 @@ def load_digit_image(path: str | Path) -> np.ndarray:
     Colour images are converted to greyscale and other sizes resized to 28x28. An image that
     is mostly light (a dark digit on white paper) is inverted, since MNIST digits are light
     on a dark background.
+
+    Raises:
+        DataError: missing, not an image Pillow can decode, truncated, smaller than MIN_SIDE
+            pixels a side or larger than MAX_PIXELS (checked on the header, before decoding).
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"image file {path} does not exist.")
+        raise DataError(f"image file {path} does not exist (or is not a file).")
     try:
-        with Image.open(path) as image:
-            grey = image.convert("L")
-            if grey.size != SIZE:
-                grey = grey.resize(SIZE, Image.Resampling.LANCZOS)
-            pixels = np.asarray(grey, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as error:
-        raise DataError(f"{path} is not a readable image file (PNG, JPEG, ...).") from error
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse those too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                _check_size(path, image.size)
+                grey = image.convert("L")
+                if grey.size != SIZE:
+                    grey = grey.resize(SIZE, Image.Resampling.LANCZOS)
+                pixels = np.asarray(grey, dtype=np.uint8)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise DataError(f"{path} is too large to read safely ({_first_line(error)}).") from error
+    except (OSError, ValueError, SyntaxError, EOFError) as error:  # Pillow's ways to say "damaged"
+        raise DataError(f"{path} is not a readable image file (PNG, JPEG, ...): {_first_line(error)}.") from error
     return 255 - pixels if pixels.mean() > 127 else pixels
+
+
+def _check_size(path: Path, size: tuple[int, int]) -> None:
+    width, height = size
+    if min(width, height) < MIN_SIDE:
+        raise DataError(f"{path} is {width}x{height} pixels; a digit image needs at least {MIN_SIDE} a side.")
+    if width * height > MAX_PIXELS:
+        raise DataError(f"{path} is {width}x{height} pixels, more than the {MAX_PIXELS:,} a digit image "
+                        "may have; crop or shrink it.")
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,19 +1,26 @@
 """Applying a saved sum or calculator model to a sequence file or to image files in order."""
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, ModelError
+from ..data.hdf5 import checksum
+from ..errors import ConfigError, DataError, ModelError
 from ..models.mnist_sum import CALC_MODEL_NAME, SUM_MODEL_NAME, custom_objects
+from ..record import Record, data_block, file_sha256
 from ..training import load_model
 from .evaluation import SumPredictions, answer_rows, calc_metrics, predict_answers, predict_sums, sum_metrics
 from .images import load_digit_image
+from .limits import MAX_LENGTH
 from .storage import SPLITS, SequenceSet, load_sequences
 from .symbols import BLANK, MINUS, PLUS, symbol_image
 
 OPERATOR_TOKENS = {"+": PLUS, "-": MINUS}
+# The scores `predict` computes when the true answers are known (a sequence file); each is None
+# where the task has no such score or the answers are unknown (image files).
+PREDICT_METRICS = ("exact_match", "mae", "rmse", "digit_accuracy", "char_accuracy", "wall_seconds")
 
 
 @dataclass
@@ -31,31 +38,53 @@ class PredictResult:
     """The model's answer for every sequence, and scores when the true answers are known."""
 
     task: str
-    model: str
-    source: str
+    config: dict
+    data: dict | None = None  # the record's `data` block
     predictions: list[dict] = field(default_factory=list)
     metrics: dict | None = None
+    wall_seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        return f"PredictResult({self.task!r}, predictions={len(self.predictions)}, metrics={self.metrics})"
+
+    def record(self) -> Record:
+        """The shared result record (docs/json.md); scores are None without true answers."""
+        metrics = {name: (self.metrics or {}).get(name) for name in PREDICT_METRICS}
+        metrics["wall_seconds"] = self.wall_seconds
+        return Record("mnist-sum predict", self.config | {"task": self.task}, metrics, data=self.data,
+                      sections={"predictions": self.predictions})
 
 
 def run_predict(config: PredictConfig) -> PredictResult:
     """Load the model (safe mode), read the sequences, predict and score."""
+    started = time.perf_counter()
     if (config.data is None) == (not config.images):
         raise ConfigError("give either --data FILE.h5 or image files (in order), not both or neither.")
+    if config.split not in SPLITS:
+        raise ConfigError(f"--split must be one of {', '.join(SPLITS)}, got {config.split!r}.")
+    if len(config.images) > MAX_LENGTH:
+        raise ConfigError(f"give at most {MAX_LENGTH} image files (a sequence's longest), got {len(config.images)}.")
+    # The file is checked before the model is loaded: nothing stored is used unchecked.
+    data = load_sequences(config.data) if config.data is not None else None
     model = load_model(config.model, custom_objects())
     tasks = {SUM_MODEL_NAME: "sum", CALC_MODEL_NAME: "calc"}
     if model.name not in tasks:
         raise ModelError(f"{config.model} is a {model.name!r} model, not one saved by `mlkit mnist-sum`.")
     task = tasks[model.name]
-    result = PredictResult(task, str(config.model), str(config.data or "image files"))
-    if config.data is not None:
-        if config.split not in SPLITS:
-            raise ConfigError(f"--split must be one of {', '.join(SPLITS)}, got {config.split!r}.")
-        sequences = getattr(load_sequences(config.data, task), config.split)
+    result = PredictResult(task, {"model": config.model, "data": config.data,
+                                  "split": config.split if config.data else None, "images": list(config.images)})
+    if data is not None:
+        if data.task != task:
+            raise DataError(f"{config.data} holds {data.task!r} sequences but {config.model} is a {task} model.")
+        sequences = getattr(data, config.split)
+        result.data = data_block(Path(config.data).name, config.data, file_sha256(config.data),
+                                 split=config.split, sequences=len(sequences), length=sequences.length)
         _predict_sequences(model, task, sequences, result)
     elif task == "sum":
         _predict_sum_images(model, config.images, result)
     else:
         _predict_calc_images(model, config.images, result)
+    result.wall_seconds = time.perf_counter() - started
     return result
 
 
@@ -80,8 +109,14 @@ def _sum_row(predictions: SumPredictions, index: int) -> dict:
             "digits": " ".join(str(digit) for digit in predictions.digits[index])}
 
 
+def _images_block(images: np.ndarray) -> dict:
+    """The `data` block of images given as files: the fingerprint of the pixels the model read."""
+    return data_block("image files", None, checksum({"x": images}), images=int(images.shape[1]))
+
+
 def _predict_sum_images(model, paths: tuple[str, ...], result: PredictResult) -> None:
     sequences = np.stack([load_digit_image(path) for path in paths])[None]
+    result.data = _images_block(sequences)
     predictions = predict_sums(model, SequenceSet("sum", sequences, np.zeros((1, len(paths))), np.zeros(1)))
     result.predictions = [_sum_row(predictions, 0) | {"images": len(paths)}]
 
@@ -105,6 +140,7 @@ def _predict_calc_images(model, tokens: tuple[str, ...], result: PredictResult) 
         question[0, start:start + padding] = symbol_image(BLANK)
         for offset, path in enumerate(operand):
             question[0, start + padding + offset] = load_digit_image(path)
+    result.data = _images_block(question)
     codes, _ = predict_answers(model, SequenceSet("calc", question, np.zeros((1, slots)), np.zeros((1, 1))))
     row = answer_rows(codes, np.full((1, slots), BLANK))[0]
-    result.predictions = [row | {"question": " ".join(tokens)}]
+    result.predictions = [row | {"question": " ".join(Path(token).name for token in tokens)}]

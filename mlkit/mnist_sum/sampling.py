@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from .limits import MAX_DIGITS, check_range
 from .storage import SequenceSet
 from .symbols import (BLANK, MINUS, PLUS, encode_answer, layout_question, operator_name,
                       symbol_image)
@@ -26,6 +27,10 @@ class ImagePool:
         self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
         if self.images.ndim != 3 or self.images.shape[1:] != (28, 28):
             raise DataError(f"digit images must be 28x28 greyscale, got shape {self.images.shape[1:]}; "
+                            "use mnist or an HDF5 export of it.")
+        if self.images.dtype != np.uint8:
+            # The models scale 0-255 to 0-1 themselves; floats would be scaled twice or be NaN.
+            raise DataError(f"digit images must be uint8 (0-255) like MNIST's, got {self.images.dtype}; "
                             "use mnist or an HDF5 export of it.")
         if len(self.labels) == 0 or self.labels.min() < 0 or self.labels.max() > 9:
             raise DataError("digit labels must be 0-9; use mnist or an HDF5 export of it.")
@@ -86,6 +91,7 @@ def make_calc_questions(pool: ImagePool, count: int, op: str, digits: int,
     """
     operator_name(op)
     _check_positive(count=count, digits=digits)
+    check_range("--digits", digits, 1, MAX_DIGITS)
     a, b = _operands(count, digits, rng), _operands(count, digits, rng)
     slots = np.array([layout_question(x, y, op, digits) for x, y in zip(a, b)], dtype=np.int64)
     answers = a + b if op == "add" else a - b

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..data import load_arrays, save_arrays
 from ..errors import DataError
+from .checks import check_calc_settings, check_sequence_arrays
 
 KIND = "digit-sequences"
 SPLITS = ("train", "validation", "test")
@@ -95,7 +96,8 @@ def is_sequence_file(path: str | Path) -> bool:
 
 
 def load_sequences(path: str | Path, task: str | None = None) -> SequenceData:
-    """Read a file written by `save_sequences`, checking its checksum, kind and task.
+    """Read a file written by `save_sequences`, checking its checksum, kind and task, and every
+    array's shape, dtype and codes (see checks.py) before anything uses them.
 
     Args:
         path: the HDF5 file.
@@ -106,15 +108,22 @@ def load_sequences(path: str | Path, task: str | None = None) -> SequenceData:
         raise DataError(f"{path} holds {attrs.get('kind', 'unknown data')!r}, not digit sequences; "
                         "write one with `mlkit mnist-sum sum --export-data FILE.h5`.")
     stored = attrs.get("task")
+    if stored not in TASKS:
+        raise DataError(f"{path} holds sequences of task {stored!r}; expected one of {', '.join(TASKS)}.")
     if task is not None and stored != task:
         raise DataError(f"{path} holds {stored!r} sequences but this command needs {task!r} ones.")
+    if stored == "calc":
+        check_calc_settings(str(path), attrs)
     settings = {key: attrs[key] for key in ("op", "digits") if key in attrs}
-    try:
-        parts = [SequenceSet(stored, arrays[f"x_{s}"], arrays[f"slots_{s}"], arrays[f"y_{s}"], settings)
-                 for s in SPLITS]
-    except KeyError as error:
-        raise DataError(f"{path} lacks the array {error.args[0]}; it is not a complete sequence file.") from error
-    for part in parts:
-        if part.x.ndim != 4 or part.x.shape[2:] != (28, 28) or part.slots.shape != part.x.shape[:2]:
-            raise DataError(f"{path} has sequences of shape {part.x.shape}; expected (N, slots, 28, 28).")
+    missing = [f"{name}_{split}" for split in SPLITS for name in ("x", "slots", "y") if f"{name}_{split}" not in arrays]
+    if missing:
+        raise DataError(f"{path} lacks the arrays {', '.join(missing)}; it is not a complete sequence file.")
+    for split in SPLITS:
+        check_sequence_arrays(str(path), split, stored, arrays[f"x_{split}"], arrays[f"slots_{split}"],
+                              arrays[f"y_{split}"], settings)
+    lengths = {arrays[f"x_{split}"].shape[1] for split in SPLITS}
+    if len(lengths) > 1:
+        raise DataError(f"{path} mixes sequences of {sorted(lengths)} images; one run's splits share one length.")
+    parts = [SequenceSet(stored, arrays[f"x_{s}"], np.asarray(arrays[f"slots_{s}"], dtype=np.int64),
+                         np.asarray(arrays[f"y_{s}"], dtype=np.int64), settings) for s in SPLITS]
     return SequenceData(*parts, source=str(attrs.get("source", path)))
