@@ -4,8 +4,8 @@
 """
 
 import os
-from pathlib import Path
 
+from ..files import check_input_file
 from .dataset import Dataset
 from .hdf5 import load_arrays, load_dataset_file, save_arrays, save_dataset
 from .sources import DATASETS, describe_sources, get_spec, load_named, locate
@@ -14,8 +14,22 @@ HDF5_SUFFIXES = (".h5", ".hdf5")
 
 
 def is_hdf5_path(spec: str) -> bool:
-    """True when a --data value names a file rather than a dataset."""
-    return spec.lower().endswith(HDF5_SUFFIXES) or Path(spec).is_file()
+    """True when a --data value names a file rather than a dataset.
+
+    A dataset's name wins over a file or folder of that name in the working folder; anything
+    else that exists, ends in .h5/.hdf5 or holds a path separator is a file.
+
+    Raises:
+        DataError: `spec` exists but is not a regular file (a folder, /dev/zero, a named pipe),
+            so no caller goes on to open it.
+    """
+    spec = str(spec)
+    if spec in DATASETS:
+        return False
+    if os.path.lexists(spec):
+        check_input_file(spec, "an mlkit HDF5 file or a dataset name (data folders go to --data-dir)")
+        return True
+    return spec.lower().endswith(HDF5_SUFFIXES) or os.sep in spec or "/" in spec
 
 
 def load_data(spec: str, data_dir: str | os.PathLike | None = None) -> Dataset:

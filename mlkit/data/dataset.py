@@ -4,7 +4,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
+from .checks import check_class_names, check_images, check_label_range, check_labels
 
 
 @dataclass
@@ -26,13 +27,26 @@ class Dataset:
     _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        self.y_train = np.asarray(self.y_train).astype(np.int64).reshape(-1)
-        self.y_test = np.asarray(self.y_test).astype(np.int64).reshape(-1)
-        for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):
-            if len(x) != len(y):
-                raise DataError(
-                    f"dataset {self.name!r}: {len(x)} {split} images but {len(y)} labels."
-                )
+        self.validate()
+
+    def validate(self) -> None:
+        """Check shapes, dtypes, labels and pixels (mlkit/data/checks.py) and normalise labels to
+        int64 vectors; every loader's Dataset passes here before any command sees it.
+
+        Raises:
+            DataError: one line naming the file and what to fix.
+        """
+        where = self.source or f"dataset {self.name!r}"
+        self.x_train = check_images(self.x_train, "x_train", where)
+        self.x_test = check_images(self.x_test, "x_test", where)
+        if self.x_train.shape[1:] != self.x_test.shape[1:]:
+            raise DataError(f"{where}: train images have shape {self.x_train.shape[1:]} but test images "
+                            f"{self.x_test.shape[1:]}; both splits need the same image shape.")
+        self.y_train = check_labels(self.y_train, len(self.x_train), "y_train", where)
+        self.y_test = check_labels(self.y_test, len(self.x_test), "y_test", where)
+        self.class_names = check_class_names(self.class_names, where)
+        for split in ("y_train", "y_test"):
+            check_label_range(getattr(self, split), self.num_classes, split, where)
 
     @property
     def num_classes(self) -> int:
@@ -50,7 +64,7 @@ class Dataset:
         if train_size is None or train_size >= len(self.x_train):
             return self
         if train_size < 1:
-            raise DataError(f"--subset must be at least 1, got {train_size}.")
+            raise ConfigError(f"--subset must be at least 1, got {train_size}.")
         rows = np.random.default_rng(seed).choice(len(self.x_train), train_size, replace=False)
         rows.sort()
         return Dataset(

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
-from .cifar import BATCH_FOLDER, load_cifar10_batches
+from ..files import describe_mode
+from .cifar import ARCHIVE_NAME as CIFAR_ARCHIVE, BATCH_FOLDER, load_cifar10_batches
 from .dataset import Dataset
 from .idx import load_npz, read_idx
 
@@ -24,7 +25,6 @@ MNIST_FILES = {
     "x_test": "t10k-images-idx3-ubyte",
     "y_test": "t10k-labels-idx1-ubyte",
 }
-CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,10 @@ class DatasetSpec:
 
 
 def _idx_file(folder: Path, stem: str) -> Path | None:
+    # Anything by that name counts (a folder, a link to /dev/zero): the reader then says what
+    # it is, instead of the dataset being reported as not found.
     for name in (stem + ".gz", stem):
-        if (folder / name).is_file():
+        if os.path.lexists(folder / name):
             return folder / name
     return None
 
@@ -122,7 +124,8 @@ def locate(name: str, data_dir: str | os.PathLike | None = None) -> tuple[Path |
     searched = []
     if folder is not None:
         if not folder.is_dir():
-            raise DataError(f"data folder {folder} does not exist; fix --data-dir or MLKIT_DATA_DIR.")
+            what = f"is {describe_mode(folder.stat().st_mode)}" if folder.exists() else "does not exist"
+            raise DataError(f"data folder {folder} {what}; fix --data-dir or MLKIT_DATA_DIR.")
         found = spec.find_in(folder)
         if found:
             return found, "data dir"
