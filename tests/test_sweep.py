@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from mlkit.errors import ConfigError, DataError
+from mlkit.errors import ConfigError, DataError, MlkitError
 from mlkit.sweep import RunStore, run_key, run_tasks
 
 
@@ -43,6 +43,37 @@ def test_store_round_trip_and_rejects_other_settings_or_broken_records(tmp_path)
     (tmp_path / "file").write_text("")
     with pytest.raises(ConfigError, match="is a file"):
         RunStore(tmp_path / "file")
+
+
+def has_val_accuracy(result) -> bool:
+    return isinstance(result, dict) and isinstance(result.get("val_accuracy"), float)
+
+
+def test_store_reuses_a_run_only_with_its_model_file_and_a_complete_result(tmp_path):
+    store = RunStore(tmp_path / "sweep")
+    settings = {"batch_size": 8}
+    store.save("run", settings, {"val_accuracy": 0.9}, model_bytes=b"model")
+    assert store.load("run", settings, has_val_accuracy, needs_model=True)["model_sha256"] is not None
+    assert store.load("run", settings, lambda result: False) is None
+    store.model_path("run").write_bytes(b"other model")
+    assert store.load("run", settings, needs_model=True) is None  # not the file it was saved with
+    store.model_path("run").unlink()
+    assert store.load("run", settings, needs_model=True) is None
+    assert store.load("run", settings)["result"] == {"val_accuracy": 0.9}  # a run without a model
+
+
+def test_store_lock_lets_one_sweep_in_at_a_time(tmp_path):
+    store = RunStore(tmp_path / "sweep")
+    with store.lock():
+        with pytest.raises(MlkitError, match="busy"):
+            with RunStore(tmp_path / "sweep").lock():
+                pass
+    with RunStore(tmp_path / "sweep").lock() as again:  # released when the first sweep ends
+        assert again.runs.is_dir()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(MlkitError, match="cannot use"):
+        with RunStore(tmp_path / "file" / "sweep").lock():
+            pass
 
 
 def test_local_executor_in_process_reports_each_result_as_it_finishes():

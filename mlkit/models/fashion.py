@@ -4,9 +4,9 @@ Both take raw uint8 images of shape (28, 28) and scale them inside the model, so
 model classifies the files exactly as they are stored.
 """
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 
-MODELS = ("mlp", "cnn")
+ARCHITECTURES = ("mlp", "cnn")
 # Steps run inside one compiled call: the MLP's steps are so short that Python overhead per
 # step dominates at batch size 8; 32 at a time trains ~40% faster with the same updates.
 STEPS_PER_EXECUTION = 32
@@ -61,27 +61,39 @@ def build_fashion_cnn(input_shape=(28, 28), num_classes: int = 10, dropout_rate:
     return keras.Model(inputs, outputs, name="fashion_cnn")
 
 
-def build_fashion_model(model: str, input_shape=(28, 28), num_classes: int = 10,
+def build_fashion_model(arch: str, input_shape=(28, 28), num_classes: int = 10,
                         learning_rate: float = 1e-3):
-    """Build and compile `model` ("mlp" or "cnn") with Adam and sparse categorical crossentropy.
+    """Build and compile `arch` ("mlp" or "cnn") with Adam and sparse categorical crossentropy.
 
     Args:
-        model: which network.
+        arch: which network.
         input_shape: image shape (height, width).
         num_classes: output classes.
         learning_rate: Adam's learning rate (Keras' default 0.001 is the seed's).
     Returns:
         A compiled keras.Model reporting accuracy.
+    Raises:
+        ConfigError: an unknown architecture. DataError: images that are not grey (H, W).
     """
     import keras
 
     builders = {"mlp": build_fashion_mlp, "cnn": build_fashion_cnn}
-    if model not in builders:
-        raise ConfigError(f"unknown model {model!r}; use one of {', '.join(MODELS)}.")
-    if len(input_shape) != 2:
-        raise ConfigError(f"the {model} model needs grey images (height, width), got shape {tuple(input_shape)}.")
-    network = builders[model](tuple(input_shape), num_classes)
+    if arch not in builders:
+        raise ConfigError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHITECTURES)}.")
+    check_input_shape(arch, input_shape)
+    network = builders[arch](tuple(input_shape), num_classes)
     network.compile(optimizer=keras.optimizers.Adam(learning_rate),
                     loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                     steps_per_execution=STEPS_PER_EXECUTION)
     return network
+
+
+def check_input_shape(arch: str, input_shape) -> None:
+    """Refuse images the networks cannot take (they need grey images: height x width).
+
+    Raises:
+        DataError: naming the shape found.
+    """
+    if len(input_shape) != 2:
+        raise DataError(f"the {arch} network needs grey images (height, width), got shape {tuple(input_shape)}; "
+                        "give a dataset such as fashion-mnist or mnist.")

@@ -1,10 +1,15 @@
 """Multi-layer perceptrons for MNIST-like images: the depth-study MLP and its fixes (seeds
 000/002), and seed 004's linear model and wide MLP.
 
-Every builder takes images already scaled to [0, 1] and flattens them itself.
+Every builder takes images as the files store them (uint8, 0-255): the first layer divides them
+by 255 (see pixels.py), so a saved model needs no preparation of its inputs.
 """
 
-VARIANTS = ("seed", "he", "batchnorm", "residual")
+from .pixels import pixel_scaling
+
+# "sigmoid-first" is seed 002's fix (its lines 530-535): the first hidden layer keeps the
+# sigmoid, the layers after it use the run's activation (ReLU in the seed).
+VARIANTS = ("seed", "he", "batchnorm", "residual", "sigmoid-first")
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "elu", "selu", "gelu")
 DEPTH_UNITS = 512
 DEPTH_DROPOUT_RATE = 0.2
@@ -23,8 +28,9 @@ def build_depth_mlp(input_shape: tuple[int, ...], num_classes: int, depth: int,
         depth: number of hidden layers (1 or more).
         activation: hidden activation, one of ACTIVATIONS.
         variant: "seed" (Glorot-uniform, as the seeds), "he" (He-normal initialisation),
-            "batchnorm" (Dense -> BatchNormalization -> activation) or "residual" (every hidden
-            layer after the first adds its input back: x + f(x), so gradients skip the layer).
+            "batchnorm" (Dense -> BatchNormalization -> activation), "residual" (every hidden
+            layer after the first adds its input back: x + f(x), so gradients skip the layer)
+            or "sigmoid-first" (the first hidden layer sigmoid, the others `activation`).
         units: width of every hidden layer.
         dropout_rate: dropout after every hidden layer.
     Returns:
@@ -35,13 +41,14 @@ def build_depth_mlp(input_shape: tuple[int, ...], num_classes: int, depth: int,
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
     inputs = keras.Input(input_shape)
-    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Flatten()(pixel_scaling()(inputs))
     for index in range(depth):
-        hidden = _hidden_block(x, units, activation, variant, dropout_rate, index)
+        layer_activation = "sigmoid" if variant == "sigmoid-first" and index == 0 else activation
+        hidden = _hidden_block(x, units, layer_activation, variant, dropout_rate, index)
         x = keras.layers.Add(name=f"residual_{index + 1}")([x, hidden]) if (
             variant == "residual" and index > 0) else hidden
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="output")(x)
-    return keras.Model(inputs, outputs, name=f"mlp_{activation}_{variant}_{depth}")
+    return keras.Model(inputs, outputs, name=f"mlp_{activation}_{variant.replace('-', '_')}_{depth}")
 
 
 def _hidden_block(x, units: int, activation: str, variant: str, dropout_rate: float, index: int):
@@ -64,7 +71,7 @@ def build_linear(input_shape: tuple[int, ...], num_classes: int):
     import keras
 
     inputs = keras.Input(input_shape)
-    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Flatten()(pixel_scaling()(inputs))
     x = keras.layers.Dense(num_classes, kernel_initializer="zeros", bias_initializer="zeros",
                            name="dense_1")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="output")(x)
@@ -77,7 +84,7 @@ def build_wide_mlp(input_shape: tuple[int, ...], num_classes: int, dropout_rate:
     import keras
 
     inputs = keras.Input(input_shape)
-    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Flatten()(pixel_scaling()(inputs))
     for index in range(depth):
         x = keras.layers.Dense(
             units, activation="relu", name=f"dense_{index + 1}",

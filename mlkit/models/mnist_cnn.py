@@ -1,4 +1,6 @@
-"""Seed 004's MNIST CNN: Conv(32, 5x5)-pool-Conv(64, 5x5)-pool-Dense(10)."""
+"""Seed 004's MNIST CNN: Conv(32, 5x5)-pool-Conv(64, 5x5)-pool-Dense(10), taking stored 0-255 pixels."""
+
+from .pixels import pixel_scaling
 
 FILTERS = (32, 64)
 KERNEL_SIZE = 5
@@ -20,7 +22,8 @@ def build_mnist_cnn(input_shape: tuple[int, ...], num_classes: int):
     import keras
 
     inputs = keras.Input(input_shape)
-    x = keras.layers.Reshape((*input_shape, 1))(inputs) if len(input_shape) == 2 else inputs
+    x = pixel_scaling()(inputs)
+    x = keras.layers.Reshape((*input_shape, 1))(x) if len(input_shape) == 2 else x
     for index, filters in enumerate(FILTERS):
         x = keras.layers.Conv2D(filters, KERNEL_SIZE, padding="same", activation="relu",
                                 kernel_initializer=KERNEL_INITIALIZER, name=f"conv_{index + 1}")(x)

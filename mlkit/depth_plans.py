@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from ..models.mlp import ACTIVATIONS, VARIANTS, build_depth_mlp, build_linear, build_wide_mlp
-from ..models.mnist_cnn import build_mnist_cnn
+from .models.mlp import ACTIVATIONS, VARIANTS, build_depth_mlp, build_linear, build_wide_mlp
+from .models.mnist_cnn import build_mnist_cnn
 
 SEED_MODELS = ("linear", "mlp", "mlp-dropout", "cnn")
 MAX_DEPTH = 30
@@ -50,13 +50,22 @@ class TrainingPlan:
         optimizers = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}
         return optimizers[self.optimizer_name](learning_rate=self.learning_rate, clipnorm=self.clipnorm)
 
+    def to_dict(self) -> dict:
+        """The plan's settings, JSON-ready (the builder itself left out)."""
+        return {"label": self.label, "model": self.model, "activation": self.activation, "depth": self.depth,
+                "variant": self.variant, "optimizer": self.optimizer_name, "learning_rate": self.learning_rate,
+                "clipnorm": self.clipnorm, "batch_size": self.batch_size}
+
 
 def depth_plans(activations, depths, variants, batch_size: int | None = None) -> list[TrainingPlan]:
-    """The grid variant x activation x depth of seed MLPs, trained with SGD 0.01."""
+    """The grid variant x activation x depth of seed MLPs, trained with SGD 0.01.
+
+    A value given twice (`--depths 1,1`) is trained once.
+    """
     plans = []
-    for variant in variants:
-        for activation in activations:
-            for depth in depths:
+    for variant in dict.fromkeys(variants):
+        for activation in dict.fromkeys(activations):
+            for depth in dict.fromkeys(depths):
                 label = f"{activation} d{depth}" + ("" if variant == "seed" else f" {variant}")
                 build = partial(_build_depth, depth=depth, activation=activation, variant=variant)
                 plans.append(TrainingPlan(label, "mlp", build, "sgd", DEPTH_LEARNING_RATE,
@@ -69,7 +78,7 @@ def _build_depth(input_shape, num_classes, depth, activation, variant):
 
 
 def comparison_plans(models, batch_size: int | None = None) -> list[TrainingPlan]:
-    """Seed 004's models, in the order given."""
+    """Seed 004's models, in the order given (each once)."""
     builders = {
         "linear": (build_linear, "sgd", LINEAR_LEARNING_RATE),
         "mlp": (build_wide_mlp, "adam", ADAM_LEARNING_RATE),
@@ -78,4 +87,4 @@ def comparison_plans(models, batch_size: int | None = None) -> list[TrainingPlan
     }
     return [TrainingPlan(name, name, *builders[name], batch_size or COMPARISON_BATCH_SIZE,
                          clipnorm=LINEAR_CLIPNORM if name == "linear" else None)
-            for name in models]
+            for name in dict.fromkeys(models)]
