@@ -5,6 +5,7 @@ out of range is a usage error (exit 2) before any work starts, in every command 
 """
 
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -53,7 +54,19 @@ POSITIVE = finite(0.0, low_open=True)
 FRACTION = finite(0.0, 1.0)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (docs/json.md) instead of tables.")]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
+
+
+def _quiet_tensorflow(quiet: bool) -> bool:
+    """--quiet also keeps TensorFlow's C++ notices off stderr (oneDNN announces a fallback when a
+    last batch is short). TensorFlow reads the level when it is first imported, which commands
+    do only after their options are parsed."""
+    if quiet:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    return quiet
+
+
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", callback=_quiet_tensorflow,
+                                           help="No progress on stderr, TensorFlow's notices included.")]
 DataDirOption = Annotated[Path | None, typer.Option(
     "--data-dir", envvar="MLKIT_DATA_DIR", file_okay=False,
     help="Folder holding the datasets (searched before the Keras cache).")]

@@ -1,6 +1,5 @@
 """`mlkit mnist-sum`: sums of MNIST digit sequences, an MNIST calculator, and predicting with them."""
 
-import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -80,7 +79,6 @@ def sum_command(
     from mlkit.experiments.mnist_sum import run_sum
 
     targets = expectations(expect, SUM_METRICS)
-    _quiet_tensorflow_errors(quiet)
     config = SumConfig(data=data, data_dir=data_dir, length=length,
                        eval_lengths=comma_list(eval_lengths, int, "--eval-lengths"),
                        encoder=replace(SUM_ENCODER, shift=shift, rotate=rotate), members=members,
@@ -124,7 +122,6 @@ def calc_command(
     from mlkit.experiments.mnist_sum import run_calc
 
     targets = expectations(expect, CALC_METRICS)
-    _quiet_tensorflow_errors(quiet)
     config = CalcConfig(data=data, data_dir=data_dir, op=op, digits=digits, train_sequences=train_sequences,
                         validation_sequences=validation_sequences, test_sequences=test_sequences,
                         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
@@ -157,14 +154,6 @@ def predict_command(
     targets = expectations(expect, PREDICT_METRICS)
     result = run_predict(PredictConfig(model=model, data=data, split=split, images=tuple(images or ())))
     finish(result.record(), json=json, expect=targets, render=lambda: _render_predictions(result, show))
-
-
-def _quiet_tensorflow_errors(quiet: bool) -> None:
-    """With --quiet, keep TensorFlow's error-level C++ notices off stderr too (the calculator's
-    last short batch makes oneDNN announce a fallback). TensorFlow reads the level when it is
-    first imported, which the commands do only after this."""
-    if quiet:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
 
 def _render(result, columns: list[str]) -> None:
