@@ -29,8 +29,9 @@ class Case:
     message: str = ""  # a regular expression the error line must match
     pending: str = ""  # why the case is expected to fail until its command is migrated
 
-    def param(self):
-        marks = [pytest.mark.xfail(reason=self.pending, strict=False)] if self.pending else []
+    def param(self, awaiting: str = ""):
+        reason = self.pending or awaiting
+        marks = [pytest.mark.xfail(reason=reason, strict=False)] if reason else []
         return pytest.param(self, id=self.name, marks=marks)
 
 
@@ -248,6 +249,30 @@ OPTION_CASES = [
 
 CASES = DATA_FILE_CASES + DATA_DIR_CASES + OUTPUT_CASES + OPTION_CASES
 
+# Cases that pass once a command's own migration (issues 15 and 17) is committed: each names the
+# command and what it lacks until then. Remove an entry when its command lands.
+AWAITING_MIGRATION = {
+    "data export: --out not checked before the data is read": ("export-missing-parent", "export-parent-is-a-file"),
+    "cifar: --save / --plot-dir not checked before training": (
+        "cifar-save-missing-parent", "cifar-save-under-proc", "cifar-plot-dir-under-proc", "cifar-plot-dir-under-a-file"),
+    "augment: --save / --plot-dir not checked before training, float options not finite()": (
+        "augment-save-missing-parent", "augment-plot-dir-under-proc", "augment-translate-nan", "augment-rotate-inf",
+        "augment-zoom-nan"),
+    "depth-study: --plot-dir not checked before training": (
+        "depth-study-plot-dir-under-proc", "depth-study-plot-dir-read-only"),
+    "fashion-sweep: --out / --save / --plot-dir not checked before training, --learning-rates not finite": (
+        "fashion-sweep-out-under-proc", "fashion-sweep-out-under-a-file", "fashion-sweep-save-missing-parent",
+        "fashion-sweep-plot-dir-under-proc", "fashion-sweep-learning-rate-nan", "fashion-sweep-learning-rate-inf"),
+    "seq2seq: --save not checked before training, --learning-rate not finite": (
+        "seq2seq-save-under-proc", "seq2seq-learning-rate-nan"),
+}
+
+
+def params(cases: list[Case]) -> list:
+    waiting = {name: reason for reason, names in AWAITING_MIGRATION.items() for name in names}
+    assert set(waiting) <= {case.name for case in cases}, "AWAITING_MIGRATION names an unknown case"
+    return [case.param(waiting.get(case.name, "")) for case in cases]
+
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory) -> dict[str, Path]:
@@ -330,7 +355,7 @@ class PipeUnblocker:
         self.thread.join()
 
 
-@pytest.mark.parametrize("case", [case.param() for case in CASES])
+@pytest.mark.parametrize("case", params(CASES))
 def test_hostile_input_is_refused_cleanly(case, mlkit, hostile, output_folder, request):
     paths = places(case, request, hostile, output_folder)
     args = [arg.format(**paths) for arg in case.args]
