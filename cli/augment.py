@@ -1,35 +1,52 @@
 """`mlkit augment`: CIFAR-10 training with on-the-fly augmentation, and its error analysis."""
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mlkit.experiments.augment import AugmentConfig
+from mlkit.experiments.augment import METRICS, AugmentConfig
 
-from ._options import DataDirOption, DataOption, JsonOption, PlotDirOption, QuietOption, SeedOption
-from ._output import make_table, print_json, print_tables, report_files
-from .cifar import BatchOption, PatienceOption, RecipeOption, ResumeOption, SaveOption, SubsetOption
+from ._options import (FRACTION, BatchSizeOption, DataDirOption, DataOption, EpochsOption, ExpectOption,
+                       JsonOption, ModelOption, PatienceOption, PlotDirOption, QuietOption, ResumeOption,
+                       SaveOption, SeedOption, SubsetOption)
+from ._output import expectations, finish, make_table, print_tables
+from .cifar import RecipeOption
 
-DEFAULTS = AugmentConfig()  # defaults live in the config dataclass (STYLE rule 8)
+DEFAULTS = AugmentConfig()  # defaults live in the config dataclass
 AUGMENTATION = DEFAULTS.augmentation
+
+
+def fraction(name: str, help: str):
+    """A float option in [0, 1] (finite), where 0 turns the transformation off."""
+    return typer.Option(name, parser=FRACTION, help=f"{help} In [0, 1]; 0 turns it off.")
+
+
+FlipOption = Annotated[str, typer.Option("--flip", help="horizontal, vertical, both or none.")]
+TranslateOption = Annotated[float, fraction("--translate", "Largest shift, fraction of the size.")]
+RotateOption = Annotated[float, fraction("--rotate", "Largest rotation, fraction of a full turn.")]
+ZoomOption = Annotated[float, fraction("--zoom", "Largest zoom in or out, fraction of the size.")]
+ContrastOption = Annotated[float, fraction("--contrast", "Largest contrast change, fraction.")]
+CutoutOption = Annotated[float, fraction("--cutout", "Probability of erasing a random rectangle.")]
+CompareOption = Annotated[bool, typer.Option("--compare", help="Also train the same network without augmentation.")]
+PreviewOption = Annotated[int, typer.Option("--preview", min=0,
+                                            help="Write a PNG grid of this many augmented training images.")]
 
 
 def augment(
     arch: Annotated[str, typer.Option("--arch", help="Network a, b, c or d of `mlkit cifar`.")] = DEFAULTS.arch,
-    model: Annotated[Path | None, typer.Option("--model", dir_okay=False, help="Start from a network saved by `mlkit cifar --save` instead of --arch.")] = None,
-    flip: Annotated[str, typer.Option("--flip", help="horizontal, vertical, both or none.")] = AUGMENTATION.flip,
-    translate: Annotated[float, typer.Option("--translate", help="Largest shift, fraction of the size.")] = AUGMENTATION.translate,
-    rotate: Annotated[float, typer.Option("--rotate", help="Largest rotation, fraction of a full turn.")] = AUGMENTATION.rotate,
-    zoom: Annotated[float, typer.Option("--zoom", help="Largest zoom in or out, fraction of the size.")] = AUGMENTATION.zoom,
-    contrast: Annotated[float, typer.Option("--contrast", help="Largest contrast change, fraction.")] = AUGMENTATION.contrast,
-    cutout: Annotated[float, typer.Option("--cutout", help="Probability of erasing a random rectangle.")] = AUGMENTATION.cutout,
+    model: ModelOption = None,
+    flip: FlipOption = AUGMENTATION.flip,
+    translate: TranslateOption = AUGMENTATION.translate,
+    rotate: RotateOption = AUGMENTATION.rotate,
+    zoom: ZoomOption = AUGMENTATION.zoom,
+    contrast: ContrastOption = AUGMENTATION.contrast,
+    cutout: CutoutOption = AUGMENTATION.cutout,
     recipe: RecipeOption = DEFAULTS.recipe,
-    epochs: Annotated[int, typer.Option("--epochs", help="Epochs of training.")] = DEFAULTS.epochs,
-    batch_size: BatchOption = DEFAULTS.batch_size,
+    epochs: EpochsOption = DEFAULTS.epochs,
+    batch_size: BatchSizeOption = DEFAULTS.batch_size,
     patience: PatienceOption = DEFAULTS.patience,
-    compare: Annotated[bool, typer.Option("--compare", help="Also train the same network without augmentation.")] = DEFAULTS.compare,
-    preview: Annotated[int, typer.Option("--preview", help="Write a PNG grid of this many augmented training images.")] = DEFAULTS.preview,
+    compare: CompareOption = DEFAULTS.compare,
+    preview: PreviewOption = DEFAULTS.preview,
     data: DataOption = DEFAULTS.data,
     data_dir: DataDirOption = None,
     subset: SubsetOption = DEFAULTS.subset,
@@ -37,34 +54,46 @@ def augment(
     save: SaveOption = None,
     resume: ResumeOption = None,
     plot_dir: PlotDirOption = None,
+    expect: ExpectOption = None,
     json: JsonOption = False,
     quiet: QuietOption = False,
 ):
-    """Train a CIFAR-10 network with augmentation from Keras preprocessing layers, then show
-    per-class accuracy, the most confused class pairs and misclassified images.
+    """Train a CIFAR-10 network with random flips, shifts, rotations, zooms,
+    contrast changes and erased rectangles; show per-class accuracy, the most
+    confused class pairs and misclassified images.
+
+    --model starts from a trained model file (e.g. from `mlkit cifar --save`)
+    instead of --arch, with a new optimizer; --resume continues a run saved
+    with --save. Each epoch is validated on the test images, as in the seed,
+    and the best epoch's weights are kept, scored and saved with --save. Every
+    random draw is keyed by --seed, epoch and batch, so the same seed repeats
+    the run exactly. The metrics are the augmented run's; --compare adds
+    plain_test_accuracy.
 
     Example: mlkit augment --arch d --compare --preview 32 --plot-dir plots
     """
     from mlkit.augmentation import Augmentation
-    from mlkit.experiments.augment import AugmentConfig, run
-    from mlkit.experiments.cifar import per_class_rows
+    from mlkit.experiments.augment import run
 
+    targets = expectations(expect, METRICS)
     augmentation = Augmentation(flip, translate, rotate, zoom, contrast, cutout)
     config = AugmentConfig(arch=arch, model=model, recipe=recipe, augmentation=augmentation, epochs=epochs,
                            batch_size=batch_size, patience=patience, compare=compare, preview=preview,
                            data=data, data_dir=data_dir, subset=subset, seed=seed, save=save, resume=resume,
                            plot_dir=plot_dir, quiet=quiet)
     result = run(config)
-    if json:
-        print_json(result)
-        return
-    runs = [run for run in (result.augmented, result.plain) if run is not None]
-    columns = ["training", "epochs", "train acc", "val acc", "seconds", "images/s"]
-    rows = [[r.recipe, r.epochs, r.train_accuracy, r.val_accuracy, round(r.seconds), round(r.images_per_second)]
-            for r in runs]
+    finish(result.record(), json=json, expect=targets, render=lambda: render(result), quiet=quiet)
+
+
+def render(result) -> None:
+    from mlkit.image_training import per_class_rows
+
+    runs = result.runs
+    columns = ["training", "epoch", "train acc", "test acc", "loss", "seconds", "images/s"]
+    rows = [[r.label, r.best_epoch, r.train_accuracy, r.test_accuracy, r.loss, round(r.outcome.train_seconds),
+             round(r.outcome.images_per_second)] for r in runs]
     pairs = [[" / ".join(p["classes"]), p["count"], p["first_as_second"], p["second_as_first"]]
              for p in result.augmented.evaluation.confused_pairs()]
-    print_tables(make_table(f"CIFAR-10, network {result.augmented.arch}", columns, rows),
-                 make_table("Per-class val accuracy", ["class", *(r.recipe for r in runs)], per_class_rows(runs)),
+    print_tables(make_table(f"CIFAR-10, network {result.augmented.arch} (best epochs)", columns, rows),
+                 make_table("Per-class test accuracy", ["class", *(r.label for r in runs)], per_class_rows(runs)),
                  make_table("Most confused pairs", ["classes", "errors", "first as second", "second as first"], pairs))
-    report_files(([result.augmented.saved] if result.augmented.saved else []) + result.plots, quiet)

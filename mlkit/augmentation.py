@@ -1,9 +1,15 @@
-"""Image input pipelines: tf.data batches with optional on-the-fly augmentation.
+"""Image input pipelines: tf.data batches with on-the-fly augmentation that repeats exactly.
 
-Augmentation is built from Keras preprocessing layers (the replacement for the deprecated
-ImageDataGenerator) and runs inside tf.data on whole batches, so it overlaps with training.
+Every random draw (the shuffle, each flip, shift, rotation, zoom, contrast change and erased
+rectangle) is a stateless op keyed by (seed, epoch, batch). The batches are built by a
+parallel tf.data map, and Keras' preprocessing layers draw from one shared random state, so
+with them the draws depended on which thread ran first; keyed draws give the same batches
+whatever the timing. Shifts, rotations and zooms are one affine resampling per image
+(bilinear, edges reflected), the transformations Keras' RandomTranslation, RandomRotation and
+RandomZoom apply one after the other.
 """
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -11,7 +17,10 @@ import numpy as np
 from .errors import ConfigError
 
 FLIPS = ("horizontal", "vertical", "both", "none")
-FLIP_MODES = {"horizontal": "horizontal", "vertical": "vertical", "both": "horizontal_and_vertical"}
+ERASED_AREA = (0.02, 0.2)  # share of the image one erased rectangle covers, as RandomErasing's scale
+ERASED_ASPECT = (0.3, 3.3)  # height/width range of the rectangle (Zhong et al., Random Erasing)
+ERASE_FILL = 127.5  # mid-grey on the 0..255 scale the pipeline works in
+PIXEL_RANGE = (0.0, 255.0)
 
 
 @dataclass(frozen=True)
@@ -19,12 +28,12 @@ class Augmentation:
     """Which random transformations to apply to training images (0 turns one off).
 
     Args:
-        flip: "horizontal", "vertical", "both" or "none".
+        flip: "horizontal", "vertical", "both" or "none"; each image is flipped with probability 1/2.
         translate: largest shift, as a fraction of height and width (0.1 = 3 pixels).
         rotate: largest rotation, as a fraction of a full turn.
         zoom: largest zoom in or out, as a fraction of the size.
         contrast: largest contrast change, as a fraction.
-        cutout: probability of erasing one random rectangle (RandomErasing).
+        cutout: probability of erasing one random rectangle (2-20% of the image) with grey.
     """
 
     flip: str = "none"
@@ -39,7 +48,7 @@ class Augmentation:
             raise ConfigError(f"flip must be one of {', '.join(FLIPS)}, got {self.flip!r}.")
         for name in ("translate", "rotate", "zoom", "contrast", "cutout"):
             value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
+            if not (math.isfinite(value) and 0.0 <= value <= 1.0):
                 raise ConfigError(f"--{name} must be between 0 and 1, got {value}.")
 
     @property
@@ -49,61 +58,170 @@ class Augmentation:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def build(self, seed: int = 0):
-        """The augmentation as a keras.layers.Pipeline, or None when nothing is enabled."""
-        from keras import layers
+    def apply(self, images, seed):
+        """Transform a batch of float32 images (N, H, W, C) in 0..255.
 
-        steps = []
-        if self.flip != "none":
-            steps.append(layers.RandomFlip(FLIP_MODES[self.flip], seed=seed))
-        if self.translate:
-            steps.append(layers.RandomTranslation(self.translate, self.translate, fill_mode="reflect",
-                                                  seed=seed + 1))
-        if self.rotate:
-            steps.append(layers.RandomRotation(self.rotate, fill_mode="reflect", seed=seed + 2))
-        if self.zoom:
-            steps.append(layers.RandomZoom(self.zoom, self.zoom, fill_mode="reflect", seed=seed + 3))
+        Args:
+            seed: a shape-[2] integer tensor; the same seed gives the same transformed batch.
+        """
+        import tensorflow as tf
+
+        flip_seed, affine_seed, contrast_seed, erase_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, num=4))
+        if self.flip in ("horizontal", "both"):
+            images = _maybe_flip(images, axis=2, seed=flip_seed)
+        if self.flip in ("vertical", "both"):
+            images = _maybe_flip(images, axis=1, seed=tf.random.experimental.stateless_fold_in(flip_seed, 1))
+        if self.translate or self.rotate or self.zoom:
+            images = _affine(images, self, affine_seed)
         if self.contrast:
-            steps.append(layers.RandomContrast(self.contrast, value_range=(0, 255), seed=seed + 4))
+            images = _contrast(images, self.contrast, contrast_seed)
         if self.cutout:
-            steps.append(layers.RandomErasing(factor=self.cutout, scale=(0.02, 0.2), fill_value=127.5,
-                                              value_range=(0, 255), seed=seed + 5))
-        return layers.Pipeline(steps, name="augmentation") if steps else None
+            images = _erase(images, self.cutout, erase_seed)
+        return images
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int, *,
-                 augmentation=None, shuffle_seed: int | None = None):
-    """A tf.data pipeline of (float32 images in 0..255, one-hot labels) batches.
+def _maybe_flip(images, axis: int, seed):
+    import tensorflow as tf
+
+    flip = tf.random.stateless_uniform(tf.shape(images)[:1], seed) < 0.5
+    return tf.where(flip[:, None, None, None], tf.reverse(images, [axis]), images)
+
+
+def _affine(images, augmentation: Augmentation, seed):
+    """Shift, rotate and zoom each image about its centre in one bilinear resampling."""
+    import tensorflow as tf
+
+    count, height, width = tf.shape(images)[0], tf.shape(images)[1], tf.shape(images)[2]
+    shift_seed, angle_seed, zoom_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=3))
+    size = tf.cast(tf.stack([width, height]), tf.float32)
+    shift = tf.random.stateless_uniform([count, 2], shift_seed, -augmentation.translate, augmentation.translate) * size
+    turn = 2 * math.pi * augmentation.rotate
+    angle = tf.random.stateless_uniform([count], angle_seed, -turn, turn)
+    scale = 1 + tf.random.stateless_uniform([count], zoom_seed, -augmentation.zoom, augmentation.zoom)
+    cos, sin = scale * tf.cos(angle), scale * tf.sin(angle)
+    centre_x, centre_y = (size[0] - 1) / 2, (size[1] - 1) / 2
+    # Maps each output pixel (x, y) to the input point it samples.
+    transforms = tf.stack([cos, -sin, centre_x - cos * centre_x + sin * centre_y - shift[:, 0],
+                           sin, cos, centre_y - sin * centre_x - cos * centre_y - shift[:, 1],
+                           tf.zeros([count]), tf.zeros([count])], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=tf.stack([height, width]), fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="REFLECT")
+
+
+def _contrast(images, factor: float, seed):
+    """Scale each image's distance from its per-channel mean by a factor in [1 - f, 1 + f]."""
+    import tensorflow as tf
+
+    scale = tf.random.stateless_uniform(tf.concat([tf.shape(images)[:1], [1, 1, 1]], 0), seed, 1 - factor, 1 + factor)
+    mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
+    return tf.clip_by_value((images - mean) * scale + mean, *PIXEL_RANGE)
+
+
+def _erase(images, probability: float, seed):
+    """With `probability`, fill one random rectangle of each image with grey."""
+    import tensorflow as tf
+
+    count, height, width = tf.shape(images)[0], tf.shape(images)[1], tf.shape(images)[2]
+    draws = tf.random.stateless_uniform([count, 5], seed)
+    area = ERASED_AREA[0] + draws[:, 0] * (ERASED_AREA[1] - ERASED_AREA[0])
+    aspect = tf.exp(math.log(ERASED_ASPECT[0]) + draws[:, 1] * math.log(ERASED_ASPECT[1] / ERASED_ASPECT[0]))
+    rows = tf.minimum(tf.sqrt(area * aspect), 1.0) * tf.cast(height, tf.float32)
+    cols = tf.minimum(tf.sqrt(area / aspect), 1.0) * tf.cast(width, tf.float32)
+    top = draws[:, 2] * (tf.cast(height, tf.float32) - rows)
+    left = draws[:, 3] * (tf.cast(width, tf.float32) - cols)
+    y = tf.cast(tf.range(height), tf.float32)[None, :, None]
+    x = tf.cast(tf.range(width), tf.float32)[None, None, :]
+    inside = ((y >= top[:, None, None]) & (y < (top + rows)[:, None, None])
+              & (x >= left[:, None, None]) & (x < (left + cols)[:, None, None])
+              & (draws[:, 4] < probability)[:, None, None])
+    return tf.where(inside[..., None], tf.constant(ERASE_FILL, images.dtype), images)
+
+
+def make_dataset(x: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int):
+    """Batches of (float32 images in 0..255, one-hot labels) in the order given (for scoring).
 
     Args:
         x, y: uint8 images (N, H, W, C) and integer labels.
         num_classes: length of the one-hot vectors (label smoothing needs one-hot labels).
         batch_size: images per batch.
-        augmentation: a layer (see Augmentation.build) applied to each training batch.
-        shuffle_seed: reshuffle every epoch with this seed; None keeps the order (evaluation).
     """
     import tensorflow as tf
 
+    _require_images(x)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+    return dataset.map(lambda images, labels: (tf.cast(images, tf.float32), tf.one_hot(labels, num_classes)),
+                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+class TrainingBatches:
+    """Shuffled, augmented training batches whose every draw is keyed by (seed, epoch, batch).
+
+    Keras starts a new pass over `dataset` each epoch; `epoch_callback()` (given to fit) tells
+    the pipeline which epoch that is, so a resumed run's epoch 5 shuffles as epoch 5 did.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int, *,
+                 augmentation: Augmentation | None = None, seed: int = 0):
+        import tensorflow as tf
+
+        _require_images(x)
+        self.count, self.batch_size = len(x), batch_size
+        self.steps = math.ceil(self.count / batch_size)
+        self.augmentation = augmentation if augmentation is not None and augmentation.enabled else None
+        self.seed = seed
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._images, self._labels, self._num_classes = tf.constant(x), tf.constant(y), num_classes
+
+    def __repr__(self) -> str:
+        return (f"TrainingBatches(images={self.count}, batch_size={self.batch_size}, "
+                f"augmentation={self.augmentation}, seed={self.seed})")
+
+    @property
+    def dataset(self):
+        import tensorflow as tf
+
+        batches = tf.data.Dataset.range(self.steps).map(self._batch, num_parallel_calls=tf.data.AUTOTUNE)
+        return batches.prefetch(tf.data.AUTOTUNE)
+
+    def _batch(self, index):
+        import tensorflow as tf
+
+        epoch_key = tf.stack([tf.constant(self.seed, tf.int64), self.epoch.read_value()])
+        positions = tf.range(index * self.batch_size, tf.minimum((index + 1) * self.batch_size, self.count))
+        # One permutation of all images per epoch, computed batch by batch without state.
+        rows = tf.random.experimental.index_shuffle(positions, epoch_key, self.count - 1)
+        images = tf.cast(tf.gather(self._images, rows), tf.float32)
+        if self.augmentation is not None:
+            images = self.augmentation.apply(images, tf.random.experimental.stateless_fold_in(epoch_key, index))
+        return images, tf.one_hot(tf.gather(self._labels, rows), self._num_classes)
+
+    def epoch_callback(self):
+        """A Keras callback that sets the epoch the next pass over `dataset` draws for."""
+        import keras
+
+        epoch = self.epoch
+
+        class EpochKey(keras.callbacks.Callback):
+            def on_epoch_begin(self, number, logs=None):
+                epoch.assign(number)
+
+        return EpochKey()
+
+
+def _require_images(x: np.ndarray) -> None:
     if len(x) == 0:
         raise ConfigError("no images to train or evaluate on; check --data and --subset.")
-    dataset = tf.data.Dataset.from_tensor_slices((x, y))
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-
-    def prepare(images, labels):
-        images = tf.cast(images, tf.float32)
-        if augmentation is not None:
-            images = augmentation(images, training=True)
-        return images, tf.one_hot(labels, num_classes)
-
-    return dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def augmented_examples(x: np.ndarray, augmentation, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def augmented_examples(x: np.ndarray, augmentation: Augmentation, count: int,
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """`count` random images passed through `augmentation`, as uint8, and their row numbers."""
+    import tensorflow as tf
+
     rows = np.random.default_rng(seed).choice(len(x), min(count, len(x)), replace=False)
     images = x[rows].astype("float32")
-    if augmentation is not None:
-        images = np.asarray(augmentation(images, training=True))
-    return np.clip(images, 0, 255).astype("uint8"), rows
+    if augmentation.enabled:
+        images = np.asarray(augmentation.apply(tf.constant(images), tf.constant([seed, 0], tf.int64)))
+    return np.clip(images, *PIXEL_RANGE).astype("uint8"), rows

@@ -1,13 +1,15 @@
-"""Seed 001's CIFAR-10 networks, the recipes, the input pipeline and the evaluation helpers."""
+"""Seed 001's CIFAR-10 networks, the recipes, the repeatable input pipeline and resumable starts."""
 
 import numpy as np
 import pytest
 
-from mlkit.augmentation import Augmentation, augmented_examples, make_dataset
-from mlkit.errors import ConfigError
+from mlkit.augmentation import Augmentation, TrainingBatches, augmented_examples, make_dataset
+from mlkit.errors import ConfigError, ModelError
 from mlkit.evaluation import Evaluation
+from mlkit.experiments.cifar import CifarConfig
 from mlkit.models.cifar import build_cifar_model
-from mlkit.recipes import RECIPES, build_optimizer, get_recipe
+from mlkit.network_start import checked_state
+from mlkit.recipes import RECIPES, build_optimizer, get_recipe, stretch_schedule
 
 # Parameter counts printed by model.summary() in seed 001 for networks a-d.
 SEED_PARAMETERS = {"a": 924_910, "b": 82_826, "c": 234_550, "d": 640_502}
@@ -35,22 +37,46 @@ def test_unknown_arch_is_refused():
         build_cifar_model("e")
 
 
-def test_recipes():
+def test_recipes_and_the_dropout_override():
     assert RECIPES["seed"].optimizer == "adadelta" and RECIPES["seed"].batch_size == 300
     assert get_recipe("fast").batch_norm
     with pytest.raises(ConfigError, match="unknown recipe"):
         get_recipe("slow")
+    assert CifarConfig(recipe="seed", dropout_rate=0.3).recipe_used().dropout_rate == 0.3
+    assert CifarConfig(recipe="seed").recipe_used().dropout_rate is None  # the seed's own choice per network
+    for rate in (1.0, -0.1, float("nan")):
+        with pytest.raises(ConfigError, match="--dropout"):
+            CifarConfig(dropout_rate=rate).validate()
+
+
+def learning_rate(optimizer, step: int) -> float:
+    schedule = optimizer.learning_rate if callable(optimizer.learning_rate) else optimizer._learning_rate
+    return float(schedule(step))
 
 
 def test_fast_schedule_warms_up_then_decays_to_zero():
     recipe = RECIPES["fast"]
     optimizer = build_optimizer(recipe, steps_per_epoch=10, epochs=5)
-    schedule = optimizer.learning_rate if callable(optimizer.learning_rate) else optimizer._learning_rate
-    rates = [float(schedule(step)) for step in (0, 10, 30, 50)]
+    rates = [learning_rate(optimizer, step) for step in (0, 10, 30, 50)]
     assert rates[0] == pytest.approx(recipe.learning_rate / 10)
     assert rates[1] == pytest.approx(recipe.learning_rate)
     assert rates[1] > rates[2] > rates[3] and rates[3] == pytest.approx(0.0, abs=1e-9)
     assert float(build_optimizer(RECIPES["seed"], 10, 5).learning_rate) == pytest.approx(1.0)
+
+
+def test_a_changed_batch_size_keeps_the_schedule_on_course_per_epoch():
+    optimizer = build_optimizer(RECIPES["fast"], steps_per_epoch=10, epochs=5)
+    at_epoch = {epoch: learning_rate(optimizer, epoch * 10) for epoch in (1, 2, 4)}
+    stretch_schedule(optimizer, old_steps_per_epoch=10, new_steps_per_epoch=40)
+    assert {epoch: learning_rate(optimizer, epoch * 40) for epoch in (1, 2, 4)} == pytest.approx(at_epoch)
+
+
+def test_stored_training_state_is_checked():
+    good = {"monitor": "val_accuracy", "mode": "max", "best": 0.5, "epoch": 3, "batch_size": 64, "steps_per_epoch": 2}
+    assert checked_state(good, "m.keras") == good
+    for damage in ({"epoch": 0}, {"epoch": "3"}, {"best": float("nan")}, {"monitor": "val_loss"}, {"batch_size": -1}):
+        with pytest.raises(ModelError, match="damaged or not cifar's"):
+            checked_state(good | damage, "m.keras")
 
 
 def test_augmentation_options_are_checked():
@@ -58,17 +84,53 @@ def test_augmentation_options_are_checked():
         Augmentation(flip="diagonal")
     with pytest.raises(ConfigError, match="--translate must be between 0 and 1"):
         Augmentation(translate=1.5)
-    assert Augmentation().build() is None and not Augmentation().enabled
+    with pytest.raises(ConfigError, match="--zoom must be between 0 and 1"):
+        Augmentation(zoom=float("nan"))
+    assert not Augmentation().enabled and Augmentation(cutout=0.1).enabled
 
 
 def test_horizontal_flip_mirrors_or_keeps_each_image():
     images = np.random.default_rng(0).integers(0, 256, (16, 8, 8, 3), dtype=np.uint8)
-    flipped, rows = augmented_examples(images, Augmentation(flip="horizontal").build(seed=3), 16, seed=0)
+    flipped, rows = augmented_examples(images, Augmentation(flip="horizontal"), 16, seed=0)
     originals = images[rows]
     kept = [np.array_equal(a, b) for a, b in zip(flipped, originals)]
     mirrored = [np.array_equal(a, b[:, ::-1]) for a, b in zip(flipped, originals)]
     assert all(k or m for k, m in zip(kept, mirrored))
     assert any(mirrored) and any(kept)
+
+
+def test_every_transformation_is_keyed_by_its_seed_and_stays_in_range():
+    import tensorflow as tf
+
+    images = tf.constant(np.random.default_rng(1).integers(0, 256, (8, 16, 16, 3)).astype("float32"))
+    every = Augmentation(flip="both", translate=0.2, rotate=0.1, zoom=0.2, contrast=0.5, cutout=1.0)
+    first, again, other = (np.asarray(every.apply(images, tf.constant(seed, tf.int64)))
+                           for seed in ([1, 2], [1, 2], [1, 3]))
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    assert first.min() >= 0 and first.max() <= 255 and (first == 127.5).any()  # erased rectangles are grey
+    # A rotation of a billionth of a turn resamples each pixel onto itself.
+    still = Augmentation(rotate=1e-9).apply(images, tf.constant([0, 0], tf.int64))
+    np.testing.assert_allclose(np.asarray(still), np.asarray(images), atol=1e-3)
+
+
+def batches_of(pipeline: TrainingBatches, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+    pipeline.epoch.assign(epoch)
+    pairs = [(np.asarray(images), np.asarray(labels)) for images, labels in pipeline.dataset]
+    return np.concatenate([images for images, _ in pairs]), np.concatenate([labels for _, labels in pairs])
+
+
+def test_training_batches_are_one_permutation_per_epoch_keyed_by_seed_and_epoch():
+    x = np.arange(10 * 2 * 2 * 1, dtype=np.uint8).reshape(10, 2, 2, 1)
+    y = np.arange(10) % 3
+    pipeline = TrainingBatches(x, y, 3, batch_size=4, seed=5)
+    assert pipeline.steps == 3
+    images, labels = batches_of(pipeline, epoch=0)
+    order = images[:, 0, 0, 0].astype(int) // 4  # each image's row in x
+    assert sorted(order) == list(range(10)) and order.tolist() != list(range(10))
+    assert np.array_equal(labels.argmax(axis=1), y[order])
+    assert np.array_equal(batches_of(TrainingBatches(x, y, 3, 4, seed=5), epoch=0)[0], images)
+    assert not np.array_equal(batches_of(pipeline, epoch=1)[0], images)
+    assert not np.array_equal(batches_of(TrainingBatches(x, y, 3, 4, seed=6), epoch=0)[0], images)
 
 
 def test_make_dataset_batches_one_hot_labels_in_order():

@@ -1,4 +1,4 @@
-"""Shared training pieces: history capture, early stopping, atomic best-model saving, loading."""
+"""The one training path (mlkit.training.fit): history, timing, early stopping, checkpoints, loading."""
 
 import json
 
@@ -8,7 +8,7 @@ import pytest
 from mlkit.errors import ModelError
 from mlkit.plots import plot_curves
 from mlkit.results import to_jsonable
-from mlkit.training import History, load_model, save_model, set_seed, training_callbacks
+from mlkit.training import FitOptions, fit, load_model, read_checkpoint, save_model, set_seed
 
 
 def tiny_model():
@@ -28,33 +28,50 @@ def tiny_data(count=64):
     return x, (x[:, 0] > 0).astype("int64")
 
 
-def test_history_per_epoch_and_every_n_batches(tmp_path, capsys):
+def test_fit_records_history_times_training_and_checkpoints_the_best_epoch(tmp_path, capsys):
     set_seed(1)
-    model, (x, y), history = tiny_model(), tiny_data(), History()
-    callbacks = training_callbacks(history, checkpoint=tmp_path / "best.keras", every_batches=2)
-    model.fit(x, y, validation_data=(x, y), epochs=3, batch_size=16, verbose=0, callbacks=callbacks)
-    assert history.num_epochs == 3 and set(history.epochs) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    model, (x, y) = tiny_model(), tiny_data()
+    options = FitOptions(epochs=3, batch_size=16, checkpoint=tmp_path / "best.keras", every_batches=2)
+    outcome = fit(model, x, y, options=options, validation=(x, y))
+    history = outcome.history
+    assert history.num_epochs == outcome.epochs_run == outcome.epochs == 3
+    assert set(history.epochs) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert history.batch_steps == [2, 4, 6, 8, 10, 12]  # 4 batches an epoch, counted across epochs
-    assert (tmp_path / "best.keras").is_file()
+    assert outcome.at_best("val_accuracy") == max(history.epochs["val_accuracy"])
+    assert outcome.images_per_second == pytest.approx(3 * 64 / outcome.train_seconds)
+    assert 0 < outcome.train_seconds <= outcome.wall_seconds and len(outcome.epoch_seconds) == 3
+    state = read_checkpoint(tmp_path / "best.keras")
+    assert state["epoch"] == outcome.best_epoch and state["best"] == pytest.approx(outcome.at_best("val_accuracy"))
+    assert (state["batch_size"], state["steps_per_epoch"], state["monitor"]) == (16, 4, "val_accuracy")
     captured = capsys.readouterr()
     assert captured.out == "" and "epoch 3/3" in captured.err
-    json.dumps(to_jsonable(history))
+    json.dumps(to_jsonable(outcome.to_dict()))
 
 
-def test_early_stopping_restores_best(tmp_path):
-    model, (x, y), history = tiny_model(), tiny_data(), History()
-    callbacks = training_callbacks(history, monitor="val_loss", patience=1, quiet=True)
+def test_a_checkpoint_is_never_replaced_by_a_worse_epoch(tmp_path):
+    model, (x, y) = tiny_model(), tiny_data()
+    options = FitOptions(epochs=2, batch_size=16, checkpoint=tmp_path / "best.keras", best=1.5, quiet=True)
+    fit(model, x, y, options=options, validation=(x, y))  # accuracy never exceeds 1.5
+    assert not (tmp_path / "best.keras").exists()
+
+
+def test_early_stopping_stops_and_a_resumed_run_counts_earlier_epochs():
+    model, (x, y) = tiny_model(), tiny_data()
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     # Validation labels are the opposite of training ones, so val_loss rises at once.
-    model.fit(x, y, validation_data=(x, 1 - y), epochs=20, verbose=0, callbacks=callbacks)
-    assert history.num_epochs < 20
+    outcome = fit(model, x, y, options=FitOptions(epochs=20, monitor="val_loss", patience=1, quiet=True),
+                  validation=(x, 1 - y))
+    assert outcome.epochs_run < 20 and outcome.best_epoch == 1
+    resumed = fit(model, x, y, options=FitOptions(epochs=4, initial_epoch=3, monitor="val_loss", quiet=True),
+                  validation=(x, y))
+    assert (resumed.epochs_run, resumed.epochs, resumed.best_epoch) == (1, 4, 4)
 
 
 def test_save_and_load_round_trip(tmp_path):
     model, (x, _) = tiny_model(), tiny_data()
     path = save_model(model, tmp_path / "m.keras")
     np.testing.assert_allclose(load_model(path).predict(x, verbose=0), model.predict(x, verbose=0))
-    assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]
+    assert [p.name for p in tmp_path.iterdir()] == ["m.keras"] and read_checkpoint(path) is None
 
 
 def test_load_errors_are_model_errors(tmp_path):
@@ -63,6 +80,8 @@ def test_load_errors_are_model_errors(tmp_path):
     (tmp_path / "bad.keras").write_text("not a zip")
     with pytest.raises(ModelError, match="cannot load model"):
         load_model(tmp_path / "bad.keras")
+    with pytest.raises(ModelError, match="cannot read the training state"):
+        read_checkpoint(tmp_path / "bad.keras")
     with pytest.raises(ModelError, match="must end in .keras"):
         save_model(tiny_model(), tmp_path / "m.txt")
 

@@ -1,19 +1,29 @@
 """`mlkit augment`: train a CIFAR-10 network with on-the-fly augmentation, and see what it gets wrong.
 
-Seed 001 (problem 2) used ImageDataGenerator; here the augmentation is Keras preprocessing
-layers inside the tf.data pipeline (mlkit.augmentation), trained with `mlkit cifar`'s recipe.
+Seed 001 (problem 2) used ImageDataGenerator; here the augmentation runs inside the tf.data
+pipeline with draws keyed by seed, epoch and batch (mlkit.augmentation), and the network trains
+with `mlkit cifar`'s recipe (mlkit.image_training). Each epoch is validated on the test images,
+as in the seed (`config.selection_split` is "test").
 """
 
-from dataclasses import dataclass, field, replace
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..augmentation import Augmentation, augmented_examples
 from ..errors import ConfigError
 from ..evaluation import plot_evaluation
+from ..image_training import (SELECTION_SPLIT, NetworkRun, TrainingOptions, TrainPlan, check_outputs, describe_data,
+                              load_images, require_keras_file, train_network)
 from ..models.cifar import ARCHITECTURES
-from ..recipes import FitSettings, Recipe, get_recipe
+from ..network_start import Start, check_fits, new_network, resumed_network, trained_network
+from ..record import Record, file_entry
+from ..recipes import Recipe, get_recipe
 from ..training import set_seed
-from .cifar import ArchRun, TrainingOptions, load_fitting_model, load_images, prepare_model, train_and_score
+
+# The augmented run's numbers, and with --compare the plain run's test accuracy (else None).
+METRICS = ("train_accuracy", "test_accuracy", "loss", "best_epoch", "seconds", "wall_seconds", "images_per_second",
+           "plain_test_accuracy")
 
 
 @dataclass
@@ -29,79 +39,112 @@ class AugmentConfig(TrainingOptions):
     preview: int = 0
     misclassified: int = 32
 
+    def validate(self) -> None:
+        """Refuse values no run can use (ConfigError, a usage error) before any work starts."""
+        if self.arch not in ARCHITECTURES:
+            raise ConfigError(f"--arch must be one of {', '.join(ARCHITECTURES)}, got {self.arch!r}.")
+        for name in ("epochs", "batch_size", "subset"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}.")
+        if self.preview < 0 or self.misclassified < 0 or self.patience < 0:
+            raise ConfigError("--preview, --misclassified and --patience must be 0 or more.")
+        if self.preview and not self.plot_dir:
+            raise ConfigError("--preview writes a PNG grid; give --plot-dir to say where.")
+        if self.model and self.resume:
+            raise ConfigError("give --model (start from a trained network) or --resume (continue a run), not both.")
+        for path, option in ((self.save, "--save"), (self.resume, "--resume"), (self.model, "--model")):
+            require_keras_file(path, option)
+
 
 @dataclass
 class AugmentResult:
+    """The augmented run and, with --compare, the same network trained without augmentation.
+
+    The record's metrics are the augmented run's (`plain_test_accuracy` the plain one's);
+    `wall_seconds` is the whole command's.
+    """
+
     config: AugmentConfig
     recipe: Recipe
+    batch_size: int
     data: dict
-    augmented: ArchRun
-    plain: ArchRun | None = None
-    plots: list[str] = field(default_factory=list)
+    augmented: NetworkRun
+    plain: NetworkRun | None = None
+    plots: list[Path] = field(default_factory=list)
+    wall_seconds: float = 0.0
 
+    def __repr__(self) -> str:
+        return f"AugmentResult(augmented={self.augmented}, plain={self.plain})"
 
-def check_config(config: AugmentConfig) -> None:
-    if config.arch not in ARCHITECTURES:
-        raise ConfigError(f"--arch must be one of {', '.join(ARCHITECTURES)}, got {config.arch!r}.")
-    if config.epochs < 1 or (config.batch_size is not None and config.batch_size < 1):
-        raise ConfigError("--epochs and --batch-size must be at least 1.")
-    if config.preview < 0 or config.misclassified < 0 or config.patience < 0:
-        raise ConfigError("--preview, --misclassified and --patience must be 0 or more.")
-    if config.preview and not config.plot_dir:
-        raise ConfigError("--preview writes a PNG grid; give --plot-dir to say where.")
-    if config.model and config.resume:
-        raise ConfigError("give --model (start from a trained network) or --resume (continue a run), not both.")
-    for path in (config.save, config.resume, config.model):
-        if path is not None and Path(path).suffix != ".keras":
-            raise ConfigError(f"model file {path} must end in .keras.")
+    @property
+    def runs(self) -> list[NetworkRun]:
+        return [run for run in (self.augmented, self.plain) if run is not None]
+
+    def settings(self) -> dict:
+        """Every effective setting, one value each (a resumed network keeps its own optimizer)."""
+        config, recipe = self.config, self.recipe
+        return {"arch": self.augmented.arch, "model": config.model, "recipe": recipe.name, "epochs": config.epochs,
+                "batch_size": self.batch_size, "patience": config.patience, "optimizer": recipe.optimizer,
+                "learning_rate": recipe.learning_rate, "weight_decay": recipe.weight_decay,
+                "warmup_epochs": recipe.warmup_epochs, "label_smoothing": recipe.label_smoothing,
+                "dropout_rate": self.augmented.dropout_rate, "augmentation": config.augmentation.to_dict(),
+                "compare": config.compare, "selection_split": SELECTION_SPLIT, "data": config.data,
+                "subset": config.subset, "resume": config.resume, "save": config.save, "plot_dir": config.plot_dir,
+                "preview": config.preview, "misclassified": config.misclassified}
+
+    def record(self) -> Record:
+        metrics = self.augmented.metrics() | {"wall_seconds": self.wall_seconds,
+                                              "plain_test_accuracy": self.plain.test_accuracy if self.plain else None}
+        files = [file_entry(self.augmented.saved, "model")] if self.augmented.saved else []
+        files += [file_entry(path, "plot") for path in self.plots]
+        return Record("augment", self.settings(), metrics, data=self.data, files=files, seed=self.config.seed,
+                      sections={"runs": [run.to_dict() for run in self.runs]})
 
 
 def run(config: AugmentConfig) -> AugmentResult:
     """Train with augmentation (and, with `compare`, without), then analyse the errors."""
-    check_config(config)
+    started = time.perf_counter()
+    config.validate()
     recipe = get_recipe(config.recipe)
+    check_outputs([config.save], config.plot_dir)
+    first = resumed_network(config.resume) if config.resume else None
+    first = first or (trained_network(config.model) if config.model else None)
     data = load_images(config.data, config.data_dir, config.subset, config.seed)
-    result = AugmentResult(config, recipe, {"name": data.name, "train_images": len(data.x_train),
-                                            "test_images": len(data.x_test), "class_names": data.class_names},
-                           augmented=train(data, recipe, config, config.augmentation, config.save))
+    batch_size = config.batch_size or (first.batch_size if first else None) or recipe.batch_size
+    augmented = train(first, data, recipe, config, batch_size, config.augmentation, config.save)
+    result = AugmentResult(config, recipe, batch_size, describe_data(data), augmented)
     if config.compare:
-        result.plain = train(data, recipe, replace(config, resume=None), Augmentation(), None)
+        start = trained_network(config.model) if config.model else None
+        result.plain = train(start, data, recipe, config, batch_size, Augmentation(), None, augmented.arch)
     if config.plot_dir:
-        result.plots = [str(path) for path in write_plots(result, data)]
+        result.plots = write_plots(result, data)
+    result.wall_seconds = time.perf_counter() - started
     return result
 
 
-def starting_model(data, recipe: Recipe, config: AugmentConfig):
-    """(model, resumed): a fresh network, a trained one from --model, or a run to resume."""
-    if config.model is None:
-        return prepare_model(config.arch, data, recipe, config.resume)
-    # Start from the trained weights, with a fresh optimizer and schedule for this run.
-    return load_fitting_model(config.model, data), False
-
-
-def train(data, recipe: Recipe, config: AugmentConfig, augmentation: Augmentation, save: Path | None) -> ArchRun:
+def train(start: Start | None, data, recipe: Recipe, config: AugmentConfig, batch_size: int,
+          augmentation: Augmentation, save: Path | None, arch: str | None = None) -> NetworkRun:
+    """Train `start`, or a new network `arch` (default --arch) when None, with `augmentation`."""
     set_seed(config.seed)
-    model, resumed = starting_model(data, recipe, config)
-    label = "augmented" if augmentation.enabled else "plain"
-    settings = FitSettings(epochs=config.epochs, batch_size=config.batch_size or recipe.batch_size,
-                           seed=config.seed, patience=config.patience, checkpoint=str(save) if save else None,
-                           quiet=config.quiet, label=f"{model.name.removeprefix('cifar_')}/{label}",
-                           augmentation=augmentation)
-    return train_and_score(model, resumed, data, recipe, settings)
+    start = start or new_network(arch or config.arch, data, recipe)
+    check_fits(start, data)
+    plan = TrainPlan(label=f"{start.arch}/{'augmented' if augmentation.enabled else 'plain'}", epochs=config.epochs,
+                     batch_size=batch_size, patience=config.patience, seed=config.seed, augmentation=augmentation,
+                     save=save, quiet=config.quiet)
+    return train_network(start, data, recipe, plan)
 
 
 def write_plots(result: AugmentResult, data) -> list[Path]:
-    """Curves, confusion matrix, misclassified images and the augmentation preview."""
+    """Curves, confusion matrix, misclassified test images and the augmentation preview."""
     from ..plots import plot_curves, plot_image_grid
 
     config, folder = result.config, Path(result.config.plot_dir)
-    runs = [run for run in (result.augmented, result.plain) if run is not None]
-    paths = [plot_curves({run.recipe: run.history["epochs"] for run in runs}, ["accuracy", "loss"],
-                         folder / "augment_curves.png", title="CIFAR-10 with and without augmentation")]
+    paths = [plot_curves({run.label: run.outcome.history.epochs for run in result.runs}, ["accuracy", "loss"],
+                         folder / "augment_curves.png", title="CIFAR-10 with and without augmentation (dashed: test)")]
     paths += plot_evaluation(result.augmented.evaluation, data.x_test, folder, "augment", config.misclassified)
     if config.preview:
-        images, rows = augmented_examples(data.x_train, config.augmentation.build(config.seed), config.preview,
-                                          config.seed)
+        images, rows = augmented_examples(data.x_train, config.augmentation, config.preview, config.seed)
         paths.append(plot_image_grid(images, [data.class_names[data.y_train[row]] for row in rows],
                                      folder / "augment_preview.png", title="Augmented training images"))
     return paths
