@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import Dataset
-from .errors import ModelError
+from .errors import DataError, ModelError
 from .recipes import Recipe
 from .training import load_model, read_checkpoint
 
@@ -56,9 +56,18 @@ class Start:
 
 
 def new_network(arch: str, data: Dataset, recipe: Recipe) -> Start:
-    """A fresh network `arch` for the data's images and classes, built as the recipe says."""
-    from .models.cifar import build_cifar_model
+    """A fresh network `arch` for the data's images and classes, built as the recipe says.
 
+    Raises:
+        DataError: the images are too small for the network's max-pools.
+    """
+    from .models.cifar import build_cifar_model, smallest_image_side
+
+    height, width = data.input_shape[:2]
+    side = smallest_image_side(arch)
+    if min(height, width) < side:
+        raise DataError(f"{data.name} images are {height}x{width}, too small for network {arch}: its max-pools "
+                        f"need at least {side}x{side}; choose a network with fewer poolings (a or b).")
     return Start(build_cifar_model(arch, batch_norm=recipe.batch_norm, dropout_rate=recipe.dropout_rate,
                                    input_shape=data.input_shape, num_classes=data.num_classes))
 

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 
 from mlkit.augmentation import Augmentation, TrainingBatches, augmented_examples, make_dataset
-from mlkit.errors import ConfigError, ModelError
+from mlkit.data import Dataset
+from mlkit.errors import ConfigError, DataError, ModelError
 from mlkit.evaluation import Evaluation
 from mlkit.experiments.cifar import CifarConfig
 from mlkit.models.cifar import build_cifar_model
-from mlkit.network_start import checked_state
+from mlkit.network_start import checked_state, new_network
 from mlkit.recipes import RECIPES, build_optimizer, get_recipe, stretch_schedule
 
 # Parameter counts printed by model.summary() in seed 001 for networks a-d.
@@ -35,6 +36,14 @@ def test_batch_norm_variant_of_d():
 def test_unknown_arch_is_refused():
     with pytest.raises(ValueError, match="arch must be one of"):
         build_cifar_model("e")
+
+
+def test_images_too_small_for_the_pooling_are_refused_before_building():
+    images = np.zeros((4, 2, 2, 1), np.uint8)
+    data = Dataset("tiny", images, np.arange(4) % 2, images, np.arange(4) % 2, ["no", "yes"])
+    with pytest.raises(DataError, match="2x2, too small for network c: .* at least 4x4"):
+        new_network("c", data, RECIPES["fast"])
+    assert new_network("b", data, RECIPES["fast"]).model.output_shape == (None, 2)
 
 
 def test_recipes_and_the_dropout_override():

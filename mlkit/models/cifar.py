@@ -25,6 +25,11 @@ INPUT_SHAPE = (32, 32, 3)
 NUM_CLASSES = 10
 
 
+def smallest_image_side(arch: str) -> int:
+    """The smallest height and width network `arch` takes: each of its max-pools halves them."""
+    return 2 ** len(CONV_BLOCKS[arch])
+
+
 def build_cifar_model(arch: str, *, batch_norm: bool = False, dropout_rate: float | None = None,
                       input_shape: tuple[int, ...] = INPUT_SHAPE, num_classes: int = NUM_CLASSES):
     """Build one of the seed's networks.
