@@ -1,12 +1,11 @@
 """`mlkit mnist-sum`: sums of MNIST digit sequences, an MNIST calculator, and predicting with them."""
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mlkit.experiments.mnist_sum import CALC_METRICS, SUM_ENCODER, SUM_METRICS, CalcConfig, SumConfig
+from mlkit.experiments.mnist_sum import CALC_METRICS, SUM_METRICS, CalcConfig, SumConfig
 from mlkit.mnist_sum.limits import MAX_DIGITS, MAX_LENGTH, MAX_MEMBERS, MAX_SEQUENCES
 from mlkit.mnist_sum.predict import PREDICT_METRICS, PredictConfig
 
@@ -17,42 +16,46 @@ from ._output import expectations, finish, make_table, print_tables
 
 app = typer.Typer(no_args_is_help=True, help="Read numbers written as sequences of MNIST images.")
 
-TrainOption = Annotated[int, typer.Option(
-    "--train-sequences", min=1, max=MAX_SEQUENCES, help="Training sequences, sampled from the training images.")]
-ValidationOption = Annotated[int, typer.Option(
-    "--validation-sequences", min=1, max=MAX_SEQUENCES, help="Validation sequences, from held-out training images.")]
-TestOption = Annotated[int, typer.Option(
+RecipeOption = Annotated[str, typer.Option(
+    "--recipe", help="default (mlkit's model) or seed (the seed exercise's data, model and training).")]
+TrainOption = Annotated[int | None, typer.Option(
+    "--train-sequences", min=1, max=MAX_SEQUENCES, help="Training sequences, from the training images.")]
+ValidationOption = Annotated[int | None, typer.Option(
+    "--validation-sequences", min=1, max=MAX_SEQUENCES,
+    help="Validation sequences (default recipe: from held-out training images).")]
+TestOption = Annotated[int | None, typer.Option(
     "--test-sequences", min=1, max=MAX_SEQUENCES, help="Test sequences per length, from the test images.")]
 ExportOption = Annotated[Path | None, typer.Option(
     "--export-data", dir_okay=False, help="Write the sequences to this HDF5 file.")]
 AUGMENTATION = finite(0.0, 0.5, high_open=True)
 LengthOption = Annotated[int, typer.Option("--length", min=1, max=MAX_LENGTH, help="Images per training sequence.")]
-EvalLengthsOption = Annotated[str, typer.Option(
+EvalLengthsOption = Annotated[str | None, typer.Option(
     "--eval-lengths", help=f"Also score these lengths (each 1 to {MAX_LENGTH}).")]
-ShiftOption = Annotated[float, typer.Option(
+ShiftOption = Annotated[float | None, typer.Option(
     "--shift", parser=AUGMENTATION, help="Shift training images randomly by up to this fraction of their size (0 = off).")]
-RotateOption = Annotated[float, typer.Option(
+RotateOption = Annotated[float | None, typer.Option(
     "--rotate", parser=AUGMENTATION, help="Rotate training images randomly by up to this fraction of a turn (0 = off).")]
-MembersOption = Annotated[int, typer.Option(
+MembersOption = Annotated[int | None, typer.Option(
     "--members", min=1, max=MAX_MEMBERS, help="CNNs trained side by side whose digit probabilities are averaged.")]
-PrecisionOption = Annotated[str, typer.Option(
+PrecisionOption = Annotated[str | None, typer.Option(
     "--precision", help="auto, float32 or bfloat16 (auto: bfloat16 where the hardware computes it).")]
 
 
 @app.command("sum")
 def sum_command(
+    recipe: RecipeOption = SumConfig.recipe,
     length: LengthOption = SumConfig.length,
-    eval_lengths: EvalLengthsOption = ",".join(map(str, SumConfig.eval_lengths)),
-    shift: ShiftOption = SUM_ENCODER.shift,
-    rotate: RotateOption = SUM_ENCODER.rotate,
-    members: MembersOption = SumConfig.members,
-    precision: PrecisionOption = SumConfig.precision,
-    train_sequences: TrainOption = SumConfig.train_sequences,
-    validation_sequences: ValidationOption = SumConfig.validation_sequences,
-    test_sequences: TestOption = SumConfig.test_sequences,
-    epochs: EpochsOption = SumConfig.epochs,
-    batch_size: BatchSizeOption = SumConfig.batch_size,
-    learning_rate: LearningRateOption = SumConfig.learning_rate,
+    eval_lengths: EvalLengthsOption = None,
+    shift: ShiftOption = None,
+    rotate: RotateOption = None,
+    members: MembersOption = None,
+    precision: PrecisionOption = None,
+    train_sequences: TrainOption = None,
+    validation_sequences: ValidationOption = None,
+    test_sequences: TestOption = None,
+    epochs: EpochsOption = None,
+    batch_size: BatchSizeOption = None,
+    learning_rate: LearningRateOption = None,
     data: DataOption = SumConfig.data,
     data_dir: DataDirOption = None,
     seed: SeedOption = SumConfig.seed,
@@ -74,18 +77,24 @@ def sum_command(
 
     Digit accuracy: how often each image's digit is read right, though no digit label is used.
 
+    Defaults: 20,000 training and 50,000 test sequences per length, 8 epochs, batch 32, two
+    CNNs, shift 0.1, lengths 5,10,20. --recipe seed is seed 002's setup instead: the images
+    cut into disjoint groups of --length (6,000 training and 1,000 test sequences, the test
+    ones also validating), an LSTM regressor trained with MSE and Adadelta (learning rate 1.0),
+    batch 128, 12 epochs, the last epoch's test MAE (--train/--test-sequences take the first
+    groups; --members, --shift, --rotate, --precision and --validation-sequences do not apply).
+
     Example: mlkit mnist-sum sum --length 10 --eval-lengths 5,10,20 --save sum.keras --expect 'exact_match>=0.9'
     """
-    from mlkit.experiments.mnist_sum import run_sum
+    from mlkit.experiments.mnist_sum import run_sum, sum_config
 
     targets = expectations(expect, SUM_METRICS)
-    config = SumConfig(data=data, data_dir=data_dir, length=length,
-                       eval_lengths=comma_list(eval_lengths, int, "--eval-lengths"),
-                       encoder=replace(SUM_ENCODER, shift=shift, rotate=rotate), members=members,
-                       precision=precision, train_sequences=train_sequences,
-                       validation_sequences=validation_sequences, test_sequences=test_sequences, epochs=epochs,
-                       batch_size=batch_size, learning_rate=learning_rate, seed=seed, save=save,
-                       export_data=export_data, plot_dir=plot_dir, quiet=quiet)
+    lengths = None if eval_lengths is None else tuple(comma_list(eval_lengths, int, "--eval-lengths"))
+    config = sum_config(recipe, data=data, data_dir=data_dir, length=length, eval_lengths=lengths, shift=shift,
+                        rotate=rotate, members=members, precision=precision, train_sequences=train_sequences,
+                        validation_sequences=validation_sequences, test_sequences=test_sequences, epochs=epochs,
+                        batch_size=batch_size, learning_rate=learning_rate, seed=seed, save=save,
+                        export_data=export_data, plot_dir=plot_dir, quiet=quiet)
     result = run_sum(config)
     columns = ["length", "sequences", "mae", "rmse", "exact_match", "digit_accuracy", "predict_images_per_second"]
     finish(result.record(), json=json, expect=targets, quiet=quiet, render=lambda: _render(result, columns))
@@ -93,14 +102,15 @@ def sum_command(
 
 @app.command("calc")
 def calc_command(
+    recipe: RecipeOption = CalcConfig.recipe,
     op: Annotated[str, typer.Option("--op", help="add or sub.")] = CalcConfig.op,
     digits: Annotated[int, typer.Option("--digits", min=1, max=MAX_DIGITS, help="Most digits per operand.")] = CalcConfig.digits,
-    train_sequences: TrainOption = CalcConfig.train_sequences,
-    validation_sequences: ValidationOption = CalcConfig.validation_sequences,
-    test_sequences: TestOption = CalcConfig.test_sequences,
-    epochs: EpochsOption = CalcConfig.epochs,
-    batch_size: BatchSizeOption = CalcConfig.batch_size,
-    learning_rate: LearningRateOption = CalcConfig.learning_rate,
+    train_sequences: TrainOption = None,
+    validation_sequences: ValidationOption = None,
+    test_sequences: TestOption = None,
+    epochs: EpochsOption = None,
+    batch_size: BatchSizeOption = None,
+    learning_rate: LearningRateOption = None,
     data: DataOption = CalcConfig.data,
     data_dir: DataDirOption = None,
     seed: SeedOption = CalcConfig.seed,
@@ -117,15 +127,21 @@ def calc_command(
 
     Scores exact-match and per-character accuracy on test questions.
 
+    Defaults: 30,000 training, 1,000 validation and 2,000 test questions, 10 epochs, batch 64.
+    --recipe seed is seed 000's setup instead: `a+b` left-aligned with `+` and padding as
+    random-noise images, a CNN, LSTM 256, RepeatVector and 2 x LSTM 256, Adam, 45,000
+    training and 5,000 validation questions, batch 512, 45 epochs, the last epoch's
+    per-character validation accuracy (val_accuracy). Its models are not read by `predict`.
+
     Example: mlkit mnist-sum calc --op add --digits 3 --save calc.keras --expect 'exact_match>=0.9'
     """
-    from mlkit.experiments.mnist_sum import run_calc
+    from mlkit.experiments.mnist_sum import calc_config, run_calc
 
     targets = expectations(expect, CALC_METRICS)
-    config = CalcConfig(data=data, data_dir=data_dir, op=op, digits=digits, train_sequences=train_sequences,
-                        validation_sequences=validation_sequences, test_sequences=test_sequences,
-                        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-                        save=save, export_data=export_data, plot_dir=plot_dir, quiet=quiet)
+    config = calc_config(recipe, data=data, data_dir=data_dir, op=op, digits=digits, train_sequences=train_sequences,
+                         validation_sequences=validation_sequences, test_sequences=test_sequences,
+                         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+                         save=save, export_data=export_data, plot_dir=plot_dir, quiet=quiet)
     result = run_calc(config)
     columns = ["questions", "exact_match", "char_accuracy", "predict_images_per_second"]
     finish(result.record(), json=json, expect=targets, quiet=quiet, render=lambda: _render(result, columns))

@@ -62,7 +62,7 @@ def test_sum_config_holds_every_effective_setting(sum_run):
     assert config["encoder"]["dtype_policy"] == "mixed_bfloat16" and config["encoder"]["shift"] == 0.1
     assert config["encoder"]["filters"] == [32, 64] and config["encoder"]["convs_per_block"] == 2
     assert (config["length"], config["eval_lengths"], config["epochs"], config["batch_size"]) == (4, [2, 4, 6], 1, 16)
-    assert config["learning_rate"] == 1e-3 and "seed" not in config and "quiet" not in config
+    assert config["recipe"] == "default" and config["learning_rate"] == 1e-3 and "seed" not in config and "quiet" not in config
 
 
 def test_sum_table_shows_the_training_the_model_and_the_scores(mlkit, digits_dir):

@@ -34,12 +34,17 @@ SUM_METRICS = ("exact_match", "mae", "rmse", "digit_accuracy", "train_accuracy",
 CALC_METRICS = ("exact_match", "char_accuracy", "train_accuracy", "val_accuracy",
                 "seconds", "wall_seconds", "images_per_second")
 METRICS = {"sum": SUM_METRICS, "calc": CALC_METRICS}
+# default: mlkit's models (below); seed: the seed exercises' setups (experiments/mnist_sum_seed.py).
+RECIPES = ("default", "seed")
+# Options that change only mlkit's own sum model; with --recipe seed they are refused.
+SUM_MODEL_OPTIONS = ("members", "shift", "rotate", "precision", "validation_sequences")
 
 
 @dataclass
 class SequenceOptions:
     """What every mnist-sum training run shares: data, sizes, training and output files."""
 
+    recipe: str = "default"
     data: str = "mnist"
     data_dir: Path | None = None
     train_sequences: int = 30000
@@ -61,6 +66,8 @@ class SequenceOptions:
         check_set_size("--validation-sequences", self.validation_sequences, length)
         check_set_size("--test-sequences", self.test_sequences, test_length)
         check_batch_size(self.batch_size, length, cnns)
+        if self.recipe not in RECIPES:
+            raise ConfigError(f"--recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}.")
         if self.epochs < 1:
             raise ConfigError(f"--epochs must be at least 1, got {self.epochs}.")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
@@ -168,6 +175,8 @@ class RunResult:
     @property
     def model(self) -> dict:
         """What the trained network was built with."""
+        if "encoder" not in self.config:  # a seed recipe's model, described in full
+            return self.config["model"]
         built = {key: self.config[key] for key in ("members", "digits", "units") if key in self.config}
         return built | self.config["encoder"]
 
@@ -182,6 +191,32 @@ class RunResult:
             sections["examples"] = self.examples
         return Record(f"mnist-sum {self.task}", self.config, metrics, data=self.data, files=self.files,
                       seed=self.seed, sections=sections)
+
+
+def sum_config(recipe: str = "default", **given) -> SumConfig:
+    """A SumConfig from the options given (None = not given): the recipe's values for the rest."""
+    from .mnist_sum_seed import SEED_SUM
+
+    chosen = {name: value for name, value in given.items() if value is not None}
+    if recipe == "seed":
+        refused = [name for name in SUM_MODEL_OPTIONS if name in chosen]
+        if refused:
+            names = ", ".join("--" + name.replace("_", "-") for name in refused)
+            raise ConfigError(f"{names}: not used by --recipe seed (seed 002's own model and grouping).")
+        chosen = SEED_SUM | chosen
+        chosen.setdefault("eval_lengths", (chosen["length"],))
+    augmentation = {name: chosen.pop(name) for name in ("shift", "rotate") if name in chosen}
+    return SumConfig(recipe=recipe, encoder=replace(SUM_ENCODER, **augmentation), **chosen)
+
+
+def calc_config(recipe: str = "default", **given) -> CalcConfig:
+    """A CalcConfig from the options given (None = not given): the recipe's values for the rest."""
+    from .mnist_sum_seed import SEED_CALC
+
+    chosen = {name: value for name, value in given.items() if value is not None}
+    if recipe == "seed":
+        chosen = SEED_CALC | chosen
+    return CalcConfig(recipe=recipe, **chosen)
 
 
 def optimizer(config: SequenceOptions, train_sequences: int):
@@ -214,6 +249,10 @@ def run_sum(config: SumConfig) -> RunResult:
     started = time.perf_counter()
     config.check()
     config.check_outputs()
+    if config.recipe == "seed":
+        from .mnist_sum_seed import run_seed_sum
+
+        return run_seed_sum(config, started)
     encoder = replace(config.encoder, dtype_policy=dtype_policy(config.precision))
     set_seed(config.seed)
     data, test_pool, block = prepare_sequences(
@@ -236,7 +275,7 @@ def run_sum(config: SumConfig) -> RunResult:
             test_pool, config.test_sequences, length, np.random.default_rng([config.seed, length]))
         evaluations.append(evaluate_sum(model, sequences))
     files = write_files(model, data, outcome.history, config, "mnist_sum")
-    settings = _settings(config, data) | {
+    settings = {"recipe": "default"} | _settings(config, data) | {
         "eval_lengths": lengths, "members": config.members, "encoder": asdict(encoder),
         "precision": "bfloat16" if encoder.dtype_policy == "mixed_bfloat16" else "float32"}
     return RunResult("sum", settings, block, outcome, evaluations, config.seed,
@@ -250,6 +289,10 @@ def run_calc(config: CalcConfig) -> RunResult:
     started = time.perf_counter()
     config.check()
     config.check_outputs()
+    if config.recipe == "seed":
+        from .mnist_sum_seed import run_seed_calc
+
+        return run_seed_calc(config, started)
     set_seed(config.seed)
     data, _, block = prepare_sequences(config, "calc", lambda pool, count, rng: make_calc_questions(
         pool, count, config.op, config.digits, rng))
@@ -265,7 +308,7 @@ def run_calc(config: CalcConfig) -> RunResult:
                   examples_per_epoch=data.train.image_count)
     metrics, examples = evaluate_calc(model, data.test)
     files = write_files(model, data, outcome.history, config, "mnist_calc")
-    settings = _settings(config, data) | {
+    settings = {"recipe": "default"} | _settings(config, data) | {
         "test_sequences": len(data.test), "op": data.train.attrs.get("op", config.op), "digits": digits,
         "units": config.units, "encoder": asdict(CALC_ENCODER)}
     return RunResult("calc", settings, block, outcome, [metrics], config.seed, time.perf_counter() - started,

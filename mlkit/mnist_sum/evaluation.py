@@ -22,7 +22,7 @@ class SumPredictions:
 
     sums: np.ndarray
     expected: np.ndarray
-    digits: np.ndarray
+    digits: np.ndarray | None  # None for a seed-recipe regressor, which reads no single digits
     seconds: float
 
 
@@ -38,15 +38,33 @@ def read_sums(distribution: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def predict_sums(model, sequences: SequenceSet) -> SumPredictions:
-    """Predict the sums of `sequences` with a sum model (see `read_sums`)."""
-    from ..models.mnist_sum import sum_distribution_model
+    """Predict the sums of `sequences` with a sum model (see `read_sums`).
 
+    A `--recipe seed` model regresses the sum directly: its answer is its output rounded, and it
+    reads no single digits (`digits` is None).
+    """
+    from ..models.mnist_sum import sum_distribution_model
+    from ..models.mnist_sum_seed import SEED_SUM_MODEL_NAME
+
+    if model.name == SEED_SUM_MODEL_NAME:
+        return _regress_sums(model, sequences)
     reader = sum_distribution_model(model, sequences.length, with_digits=True)
     started = time.perf_counter()
     distribution, digits = reader.predict(sequences.x, batch_size=PREDICT_BATCH_SIZE, verbose=0)
     seconds = time.perf_counter() - started
     median, expected = read_sums(distribution.astype(np.float64))
     return SumPredictions(median, expected, digits.argmax(axis=-1), seconds)
+
+
+def _regress_sums(model, sequences: SequenceSet) -> SumPredictions:
+    from ..errors import ModelError
+
+    length = model.inputs[0].shape[1]
+    if sequences.length != length:
+        raise ModelError(f"this seed-recipe model reads sequences of exactly {length} images, got {sequences.length}.")
+    started = time.perf_counter()
+    expected = model.predict(sequences.x, batch_size=PREDICT_BATCH_SIZE, verbose=0).reshape(-1).astype(np.float64)
+    return SumPredictions(np.rint(expected).astype(np.int64), expected, None, time.perf_counter() - started)
 
 
 def sum_metrics(predicted: np.ndarray, sequences: SequenceSet, digits: np.ndarray | None = None) -> dict:

@@ -9,6 +9,7 @@ import numpy as np
 from ..data.hdf5 import checksum
 from ..errors import ConfigError, DataError, ModelError
 from ..models.mnist_sum import CALC_MODEL_NAME, SUM_MODEL_NAME, custom_objects
+from ..models.mnist_sum_seed import SEED_CALC_MODEL_NAME, SEED_SUM_MODEL_NAME
 from ..record import Record, data_block, file_sha256
 from ..training import load_model
 from .evaluation import SumPredictions, answer_rows, calc_metrics, predict_answers, predict_sums, sum_metrics
@@ -67,7 +68,11 @@ def run_predict(config: PredictConfig) -> PredictResult:
     # The file is checked before the model is loaded: nothing stored is used unchecked.
     data = load_sequences(config.data) if config.data is not None else None
     model = load_model(config.model, custom_objects())
-    tasks = {SUM_MODEL_NAME: "sum", CALC_MODEL_NAME: "calc"}
+    if model.name == SEED_CALC_MODEL_NAME:
+        raise ModelError(f"{config.model} was trained with `mnist-sum calc --recipe seed`, whose questions are "
+                         "left-aligned with noise images for + and padding; predict writes mlkit's right-aligned "
+                         "layout with blank images, so it cannot read this model.")
+    tasks = {SUM_MODEL_NAME: "sum", CALC_MODEL_NAME: "calc", SEED_SUM_MODEL_NAME: "sum"}
     if model.name not in tasks:
         raise ModelError(f"{config.model} is a {model.name!r} model, not one saved by `mlkit mnist-sum`.")
     task = tasks[model.name]
@@ -105,8 +110,10 @@ def _predict_sequences(model, task: str, sequences: SequenceSet, result: Predict
 
 
 def _sum_row(predictions: SumPredictions, index: int) -> dict:
-    return {"predicted": int(predictions.sums[index]), "expected": float(predictions.expected[index]),
-            "digits": " ".join(str(digit) for digit in predictions.digits[index])}
+    row = {"predicted": int(predictions.sums[index]), "expected": float(predictions.expected[index])}
+    if predictions.digits is not None:
+        row["digits"] = " ".join(str(digit) for digit in predictions.digits[index])
+    return row
 
 
 def _images_block(images: np.ndarray) -> dict:
