@@ -34,7 +34,7 @@ SUM_METRICS = ("exact_match", "mae", "rmse", "digit_accuracy", "train_accuracy",
 CALC_METRICS = ("exact_match", "char_accuracy", "train_accuracy", "val_accuracy",
                 "seconds", "wall_seconds", "images_per_second")
 METRICS = {"sum": SUM_METRICS, "calc": CALC_METRICS}
-# default: mlkit's models (below); seed: the seed exercises' setups (experiments/mnist_sum_seed.py).
+# default: mlkit's models (below); seed: the seed exercises' setups (mlkit/mnist_sum/seed_recipe.py).
 RECIPES = ("default", "seed")
 # Options that change only mlkit's own sum model; with --recipe seed they are refused.
 SUM_MODEL_OPTIONS = ("members", "shift", "rotate", "precision", "validation_sequences")
@@ -195,7 +195,7 @@ class RunResult:
 
 def sum_config(recipe: str = "default", **given) -> SumConfig:
     """A SumConfig from the options given (None = not given): the recipe's values for the rest."""
-    from .mnist_sum_seed import SEED_SUM
+    from ..mnist_sum.seed_recipe import SEED_SUM
 
     chosen = {name: value for name, value in given.items() if value is not None}
     if recipe == "seed":
@@ -211,7 +211,7 @@ def sum_config(recipe: str = "default", **given) -> SumConfig:
 
 def calc_config(recipe: str = "default", **given) -> CalcConfig:
     """A CalcConfig from the options given (None = not given): the recipe's values for the rest."""
-    from .mnist_sum_seed import SEED_CALC
+    from ..mnist_sum.seed_recipe import SEED_CALC
 
     chosen = {name: value for name, value in given.items() if value is not None}
     if recipe == "seed":
@@ -250,9 +250,9 @@ def run_sum(config: SumConfig) -> RunResult:
     config.check()
     config.check_outputs()
     if config.recipe == "seed":
-        from .mnist_sum_seed import run_seed_sum
+        from ..mnist_sum.seed_recipe import train_seed_sum
 
-        return run_seed_sum(config, started)
+        return seed_result(train_seed_sum(config), config, started, "mnist_sum_seed")
     encoder = replace(config.encoder, dtype_policy=dtype_policy(config.precision))
     set_seed(config.seed)
     data, test_pool, block = prepare_sequences(
@@ -290,9 +290,9 @@ def run_calc(config: CalcConfig) -> RunResult:
     config.check()
     config.check_outputs()
     if config.recipe == "seed":
-        from .mnist_sum_seed import run_seed_calc
+        from ..mnist_sum.seed_recipe import train_seed_calc
 
-        return run_seed_calc(config, started)
+        return seed_result(train_seed_calc(config), config, started, "mnist_calc_seed")
     set_seed(config.seed)
     data, _, block = prepare_sequences(config, "calc", lambda pool, count, rng: make_calc_questions(
         pool, count, config.op, config.digits, rng))
@@ -323,6 +323,13 @@ def _settings(config: SequenceOptions, data: SequenceData) -> dict:
             "epochs": config.epochs, "batch_size": config.batch_size, "learning_rate": config.learning_rate,
             "learning_rate_schedule": "cosine decay to 1%", "save": config.save,
             "export_data": config.export_data, "plot_dir": config.plot_dir}
+
+
+def seed_result(run, config: SequenceOptions, started: float, stem: str) -> RunResult:
+    """A seed preset's run (mlkit.mnist_sum.seed_recipe) as this command's result, files written."""
+    files = write_files(run.model, run.data, run.outcome.history, config, stem)
+    return RunResult(run.task, run.settings, run.data_block, run.outcome, run.evaluations, config.seed,
+                     time.perf_counter() - started, run.examples, files)
 
 
 def write_files(model, data: SequenceData, history: History, config: SequenceOptions, stem: str) -> list[dict]:

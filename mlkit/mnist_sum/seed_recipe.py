@@ -1,4 +1,4 @@
-"""`mlkit mnist-sum sum|calc --recipe seed`: the seed exercises as they ran (docs/seeds.md).
+"""The seed presets of `mlkit mnist-sum sum|calc --recipe seed`: the exercises as they ran (docs/seeds.md).
 
 sum is seed 002's (MNIST cut into disjoint groups of 10, an LSTM regressor trained with MSE and
 Adadelta, test MAE of the last epoch); calc is seed 000's (left-aligned `a+b` with noise images
@@ -7,19 +7,20 @@ accuracy of the last epoch). Neither selects an epoch: the last one's model is r
 """
 
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import ConfigError
-from ..mnist_sum import SequenceData
-from ..mnist_sum.evaluation import PREDICT_BATCH_SIZE, answer_rows, calc_metrics, prediction_speed, sum_metrics
-from ..mnist_sum.limits import check_batch_size
-from ..mnist_sum.sampling import ImagePool
-from ..mnist_sum.seed_data import grouped_sums, seed_questions
-from ..mnist_sum.storage import SequenceSet
-from ..mnist_sum.symbols import CHARS
+from . import SequenceData
+from .evaluation import PREDICT_BATCH_SIZE, answer_rows, calc_metrics, prediction_speed, sum_metrics
+from .limits import check_batch_size
+from .sampling import ImagePool
+from .seed_data import grouped_sums, seed_questions
+from .storage import SequenceSet
+from .symbols import CHARS
 from ..record import data_block
-from ..training import FitOptions, fit, set_seed
+from ..training import FitOptions, FitOutcome, fit, set_seed
 
 # Seed 002 (MNIST sum): Keras 2's Adadelta defaults, which Keras 3 changed (its learning rate
 # default is 0.001): learning rate 1.0, rho 0.95, epsilon 1e-7.
@@ -35,7 +36,7 @@ SEED_CALC_WRITERS = 2
 def load_digits(config) -> tuple[ImagePool, ImagePool, dict]:
     """MNIST's training and test images in their stored order, and the record's `data` block."""
     from ..data import is_hdf5_path, load_data, load_dataset_file
-    from ..mnist_sum.storage import is_sequence_file
+    from .storage import is_sequence_file
 
     if is_hdf5_path(config.data) and is_sequence_file(config.data):
         raise ConfigError("--recipe seed builds the seed's own sequences from a digit dataset; "
@@ -56,11 +57,33 @@ def refuse_unused(config) -> None:
                           "seed's layout, which mlkit's sequence files do not describe).")
 
 
-def run_seed_sum(config, started: float):
+@dataclass
+class SeedRun:
+    """A trained seed preset: what `mlkit.experiments.mnist_sum` turns into its result."""
+
+    task: str
+    settings: dict  # every effective setting (the record's `config`)
+    data_block: dict
+    outcome: FitOutcome
+    evaluations: list[dict]
+    model: object
+    data: SequenceData
+    examples: list[dict] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"SeedRun({self.task!r}, evaluations={self.evaluations})"
+
+
+def _stop_on_nan() -> list:
+    import keras
+
+    return [keras.callbacks.TerminateOnNaN()]
+
+
+def train_seed_sum(config) -> SeedRun:
     """Seed 002: regress the sum of 10 consecutive images with MSE; report the last epoch's test MAE."""
     import keras
 
-    from .mnist_sum import RunResult, stop_on_nan, write_files
     from ..models.mnist_sum_seed import build_seed_sum_model
 
     refuse_unused(config)
@@ -80,12 +103,10 @@ def run_seed_sum(config, started: float):
     outcome = fit(model, train.x, train.target.astype("float32"),
                   options=FitOptions(config.epochs, config.batch_size, monitor="val_loss", quiet=config.quiet,
                                      label="sum (seed)"),
-                  validation=(test.x, test.target.astype("float32")), callbacks=stop_on_nan(),
+                  validation=(test.x, test.target.astype("float32")), callbacks=_stop_on_nan(),
                   examples_per_epoch=train.image_count)
-    evaluation = evaluate_seed_sum(model, test)
-    files = write_files(model, data, outcome.history, config, "mnist_sum_seed")
-    return RunResult("sum", seed_sum_settings(config, len(train), len(test)), block, outcome, [evaluation],
-                     config.seed, time.perf_counter() - started, files=files)
+    return SeedRun("sum", seed_sum_settings(config, len(train), len(test)), block, outcome,
+                   [evaluate_seed_sum(model, test)], model, data)
 
 
 def seed_sum_settings(config, train_sequences: int, test_sequences: int) -> dict:
@@ -116,11 +137,10 @@ def evaluate_seed_sum(model, sequences: SequenceSet) -> dict:
     return sum_metrics(predicted, sequences) | prediction_speed(seconds, sequences)
 
 
-def run_seed_calc(config, started: float):
+def train_seed_calc(config) -> SeedRun:
     """Seed 000: answer left-aligned `a+b` questions; report the last epoch's per-character accuracy."""
     import keras
 
-    from .mnist_sum import RunResult, stop_on_nan, write_files
     from ..models.mnist_sum_seed import build_seed_calc_model
 
     refuse_unused(config)
@@ -142,12 +162,10 @@ def run_seed_calc(config, started: float):
     outcome = fit(model, data.train.x, data.train.target,
                   options=FitOptions(config.epochs, config.batch_size, monitor="val_accuracy", quiet=config.quiet,
                                      label="calc (seed)"),
-                  validation=(data.validation.x, data.validation.target), callbacks=stop_on_nan(),
+                  validation=(data.validation.x, data.validation.target), callbacks=_stop_on_nan(),
                   examples_per_epoch=data.train.image_count)
     metrics, examples = evaluate_seed_calc(model, data.test)
-    files = write_files(model, data, outcome.history, config, "mnist_calc_seed")
-    return RunResult("calc", seed_calc_settings(config), block, outcome, [metrics], config.seed,
-                     time.perf_counter() - started, examples, files)
+    return SeedRun("calc", seed_calc_settings(config), block, outcome, [metrics], model, data, examples)
 
 
 def seed_calc_settings(config) -> dict:
