@@ -8,8 +8,12 @@ from typing import Annotated
 import typer
 from rich.tree import Tree
 
-from ._options import JsonOption, QuietOption
-from ._output import make_table, print_json, print_tables, report_files, stderr, stdout
+from mlkit.experiments.backprop import MAX_STEPS, METRICS, BackpropConfig
+
+from ._options import ExpectOption, JsonOption, LearningRateOption, QuietOption, SeedOption
+from ._output import expectations, finish, make_table, print_tables, stdout
+
+D = BackpropConfig()  # the defaults live in the config dataclass (a preset may replace some)
 
 
 class Preset(str, Enum):
@@ -52,16 +56,17 @@ def backprop(
     layers: Annotated[str | None, typer.Option(metavar="N,N,..", help="Units per layer, the input size first, e.g. 1,1,2,1 (default 1,1,1).", callback=lambda v: _numbers(int, v))] = None,
     weights: Annotated[str | None, typer.Option(metavar="W,W,..", help="Initial weights, layer by layer; in a layer for each input, for each unit (Keras kernel order), then biases.", callback=lambda v: _numbers(float, v))] = None,
     init: Annotated[Init | None, typer.Option(help="Random initial weights when --weights is not given: normal N(0,1) or uniform U(-1,1); biases 0 (default normal).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed for --init and for the random point drawn when no point is given (default 0).")] = None,
+    seed: SeedOption = D.seed,
     bias: Annotated[bool | None, typer.Option("--bias/--no-bias", help="Give every unit a bias (default: no bias).")] = None,
     activation: Annotated[str | None, typer.Option(metavar="NAME,..", help="relu, sigmoid, tanh or linear; one for all layers or one per weight layer, e.g. relu,relu,linear (default relu).", callback=_words)] = None,
     loss: Annotated[Loss | None, typer.Option(help="half-mse: 1/2 sum (o-y)^2; mse: mean (o-y)^2 (default half-mse).")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Learning rate of w <- w - lr * dL/dw (default 0.1).")] = None,
+    learning_rate: LearningRateOption = None,
     point: Annotated[list[str] | None, typer.Option(metavar="X,..,Y,..", help="A data point: inputs then targets, e.g. 2,3; repeat for more, one update each, in order.", callback=_points)] = None,
     data: Annotated[Path | None, typer.Option(dir_okay=False, help="HDF5 points file (x, y arrays; see docs/formats.md) instead of --point.")] = None,
-    steps: Annotated[int | None, typer.Option(help="Passes over the points (default 1).")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, max=MAX_STEPS, help=f"Passes over the points (default {D.steps}).")] = None,
     check: Annotated[bool, typer.Option("--check", help="Recompute every gradient with TensorFlow (float64) and central differences; exit 3 if any differs by more than 1e-6 (relative).")] = False,
     dot: Annotated[Path | None, typer.Option(dir_okay=False, help="Write the compute graph as Graphviz DOT (values at the first point).")] = None,
+    expect: ExpectOption = None,
     json: JsonOption = False,
     quiet: QuietOption = False,
 ):
@@ -69,26 +74,25 @@ def backprop(
 
     Shows the compute graph, each node's value and gradient per point, dL/dw for every weight
     written out by the chain rule, each update w <- w - lr*g and the final weights. With no
-    point given, one random point is drawn from --seed. At a ReLU kink (q = 0) the derivative
-    is 0, as in TensorFlow.
+    point given, one random point is drawn from --seed; the learning rate is the preset's, else
+    0.1. At a ReLU kink (q = 0) the derivative is 0, as in TensorFlow.
 
     Example: mlkit backprop --preset 1-2-1 --check
     """
     from mlkit.experiments.backprop import make_config, run
 
+    targets = expectations(expect, METRICS)
     config = make_config(
         preset.value if preset else None, layers=layers, weights=weights, init=init.value if init else None,
-        seed=seed, bias=bias, activations=activation, loss=loss.value if loss else None, learning_rate=lr,
-        points=point, data=data, steps=steps, check=True if check else None, dot=dot)
+        seed=seed, bias=bias, activations=activation, loss=loss.value if loss else None,
+        learning_rate=learning_rate, points=point, data=data, steps=steps, check=True if check else None, dot=dot)
     result = run(config)
-    if json:
-        print_json(result)
-    else:
-        _render(result)
-        report_files([result.dot] if result.dot else [], quiet)
-    if result.check is not None and not result.check["passed"]:
-        stderr().print(f"check failed: largest difference {result.check['max_difference']:.3g} > "
-                       f"{result.check['tolerance']:g}", highlight=False)
+    failed = result.check is not None and not result.check["passed"]
+    if failed:  # exit 3 below, after the results (and any --expect verdict) are printed
+        typer.echo(f"Error: check failed: largest difference {result.check['max_difference']:.3g} > "
+                   f"{result.check['tolerance']:g}", err=True)
+    finish(result.record(), json=json, expect=targets, render=lambda: _render(result), quiet=quiet)
+    if failed:
         raise typer.Exit(3)
 
 

@@ -17,6 +17,8 @@ OPERATORS = {"add": "+", "sub": "-", "mul": "*"}
 COMMUTATIVE = {"add", "mul"}
 RESERVED_TOKENS = ["", "[UNK]"]  # TextVectorization's padding and out-of-vocabulary tokens
 DIGITS = "0123456789"
+MAX_DIGITS = 9  # operands up to 999,999,999: products still fit the int64 keys of make_operands
+SHOWN_CHARS = 40  # an expression quoted in an error message is cut here
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,8 @@ class Task:
     def __post_init__(self):
         if self.op not in OPERATORS:
             raise ConfigError(f"unknown operation {self.op!r}; use one of {', '.join(OPERATORS)}.")
-        if not 1 <= self.digits <= 9:
-            raise ConfigError(f"--digits must be between 1 and 9, not {self.digits}.")
+        if not 1 <= self.digits <= MAX_DIGITS:
+            raise ConfigError(f"--digits must be between 1 and {MAX_DIGITS}, not {self.digits}.")
 
     @property
     def symbol(self) -> str:
@@ -77,12 +79,15 @@ class Task:
 def make_operands(task: Task, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """`count` different operand pairs (fewer if fewer exist), in random order.
 
-    Vectorised: candidates are drawn in batches and deduplicated with np.unique.
+    Vectorised: candidates are drawn in batches and deduplicated with np.unique. Past a quarter
+    of all the questions that exist, drawing until enough distinct ones turn up would take
+    minutes (the last long-operand pairs are each drawn once in millions), so then every pair
+    is listed and `count` are picked at once with the same probabilities (_pick_weighted).
     """
     rng = np.random.default_rng(seed)
     count = min(count, task.capacity)
     base = 10 ** task.digits
-    keys = np.empty(0, dtype=np.int64)
+    keys = _pick_weighted(task, count, rng) if 4 * count > task.capacity else np.empty(0, dtype=np.int64)
     while len(keys) < count:
         draws = max(2 * (count - len(keys)), 1024)
         a, b = (_random_numbers(rng, task.digits, draws) for _ in range(2))
@@ -96,6 +101,30 @@ def make_operands(task: Task, count: int, seed: int) -> tuple[np.ndarray, np.nda
         swap = rng.random(len(a)) < 0.5
         a, b = np.where(swap, b, a), np.where(swap, a, b)
     return a, b
+
+
+def _pick_weighted(task: Task, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Keys a*base+b of `count` pairs, in the order and with the odds of drawing until distinct.
+
+    Each pair gets an exponential clock of rate P(pair) (Efraimidis and Spirakis 2006); the
+    order in which the clocks ring is that of repeated draws with repeats dropped.
+    """
+    base = 10 ** task.digits
+    values = np.arange(base)
+    lengths = np.ones(base, dtype=int)
+    for length in range(1, task.digits):
+        lengths += values >= 10 ** length
+    # A number of L digits comes from a draw of any length >= L: P(v) = sum over them of 10^-length / digits.
+    tails = np.cumsum(10.0 ** -np.arange(task.digits, 0, -1))[::-1] / task.digits
+    chance = tails[lengths - 1]
+    a, b = (grid.ravel() for grid in np.meshgrid(values, values, indexing="ij"))
+    weight = chance[a] * chance[b]
+    if task.op in COMMUTATIVE:  # a+b and b+a are one question, drawn either way
+        kept = a <= b
+        a, b, weight = a[kept], b[kept], np.where(a[kept] == b[kept], 1, 2) * weight[kept]
+    clocks = rng.exponential(size=len(weight)) / weight
+    first = np.argpartition(clocks, count - 1)[:count]
+    return (a * base + b)[first[np.argsort(clocks[first])]].astype(np.int64)
 
 
 def _random_numbers(rng: np.random.Generator, digits: int, count: int) -> np.ndarray:
@@ -137,21 +166,32 @@ def decode(task: Task, ids: np.ndarray) -> list[str]:
 def parse_expression(task: Task, text: str) -> tuple[int, int]:
     """Check one expression such as "123-45" against the task and return its operands.
 
+    Any text is safe to give: operand lengths are checked on the digits before int() sees them
+    (Python refuses to convert more than 4,300 digits), and long text is cut in the message.
+
     Raises:
         ConfigError: naming what is wrong (operator, digits, stray characters).
     """
     expression = text.strip()
+    shown = _shown(expression)
     stray = sorted(set(expression) - set(DIGITS) - set(OPERATORS.values()))
     if stray:
-        raise ConfigError(f"{text!r} has characters {''.join(stray)!r}; write it as "
-                          f"a{task.symbol}b with digits only.")
-    match = re.fullmatch(r"(\d+)([-+*])(\d+)", expression)
+        listed = "".join(stray[:10]) + ("..." if len(stray) > 10 else "")
+        raise ConfigError(f"{shown} has characters {listed!r}; write it as a{task.symbol}b with digits only.")
+    match = re.fullmatch(r"([0-9]+)([-+*])([0-9]+)", expression)
     if not match:
-        raise ConfigError(f"{text!r} is not of the form a{task.symbol}b.")
+        raise ConfigError(f"{shown} is not of the form a{task.symbol}b.")
     if match.group(2) != task.symbol:
-        raise ConfigError(f"{text!r} uses {match.group(2)!r}, but the model was trained on "
+        raise ConfigError(f"{shown} uses {match.group(2)!r}, but the model was trained on "
                           f"{task.symbol!r} ({task.op}).")
-    a, b = match.group(1), match.group(3)
-    if max(len(str(int(a))), len(str(int(b)))) > task.digits:
-        raise ConfigError(f"{text!r} has an operand longer than the model's {task.digits} digits.")
+    a, b = match.group(1).lstrip("0") or "0", match.group(3).lstrip("0") or "0"
+    if max(len(a), len(b)) > task.digits:
+        raise ConfigError(f"{shown} has an operand longer than the model's {task.digits} digits.")
     return int(a), int(b)
+
+
+def _shown(expression: str) -> str:
+    """The expression quoted for a message, cut to SHOWN_CHARS characters."""
+    if len(expression) <= SHOWN_CHARS:
+        return repr(expression)
+    return f"{expression[:SHOWN_CHARS]!r}... ({len(expression):,} characters)"

@@ -1,14 +1,20 @@
 """`mlkit seq2seq` and `mlkit seq2seq predict` through the real Typer app."""
 
 import json
+import os
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
 from cli.main import app
-from tests.conftest import Invoker
+from mlkit.experiments.seq2seq import METRICS
+from tests.conftest import ROOT, Invoker, validate_envelope
 
-TINY = ("--op", "sub", "--digits", "2", "--train-size", "300", "--hidden", "16", "--epochs", "1",
+TINY = ("--op", "sub", "--digits", "2", "--train-size", "300", "--units", "16", "--epochs", "1",
         "--no-jit", "--seed", "3")
+TIMINGS = ("seconds", "wall_seconds", "images_per_second")
 
 
 @pytest.fixture(scope="module")
@@ -17,34 +23,93 @@ def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("seq2seq")
     result = Invoker()("seq2seq", *TINY, "--samples", "2", "--save", folder / "sub.keras", "--json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout), result.stderr, folder / "sub.keras"
+    document = json.loads(result.stdout)
+    validate_envelope(document)
+    return document, result.stderr, folder / "sub.keras"
 
 
 def test_training_json_and_progress(trained):
     document, stderr, model = trained
-    assert {"op", "digits", "epochs", "best_epoch", "accuracy", "val_accuracy", "val_exact_match",
-            "seconds", "history", "files"} <= set(document)
-    assert (document["op"], document["digits"], document["train_questions"], document["val_questions"]) == \
-        ("sub", 2, 270, 30)
-    assert document["history"]["epochs"]["val_exact_match"] == [document["val_exact_match"]]
-    assert 0 <= document["val_exact_match"] <= document["val_accuracy"] <= 1
-    assert document["files"] == [str(model)] and model.is_file()
+    assert (document["command"], document["seed"]) == ("seq2seq", 3)
+    assert set(document["metrics"]) == set(METRICS)
+    config, metrics, data = document["config"], document["metrics"], document["data"]
+    assert (config["op"], config["digits"], config["units"], config["selection_split"]) == ("sub", 2, 16, "val")
+    assert (data["train"], data["validation"]) == (270, 30) and len(data["fingerprint"]) == 64
+    assert document["history"]["epochs"]["val_exact_match"] == [metrics["exact_match"]]
+    assert 0 <= metrics["exact_match"] <= metrics["val_accuracy"] <= 1
+    assert metrics["best_epoch"] == 1 and metrics["seconds_to_target"] is None
+    assert metrics["images_per_second"] == pytest.approx(270 / metrics["seconds"])
+    assert document["files"] == [{"path": str(model), "kind": "model"}] and model.is_file()
     assert "seq2seq sub epoch 1/1" in stderr and stderr.count(" Q ") == 2
 
 
-def test_table_and_plot(mlkit, tmp_path):
-    result = mlkit("seq2seq", *TINY, "--samples", "0", "--plot-dir", tmp_path, "--quiet")
+def saved_weights(path) -> list[np.ndarray]:
+    from mlkit.training import load_model
+
+    return load_model(path).get_weights()
+
+
+def test_seed_repeats_the_run_and_another_seed_changes_it(mlkit, trained, tmp_path):
+    first, _, first_model = trained
+    again = mlkit.json("seq2seq", *TINY, "--quiet", "--save", tmp_path / "again.keras")
+    # The other seed's run also misses a target: exit 3, with the whole record still printed.
+    other = mlkit.json("seq2seq", *TINY, "--seed", "4", "--quiet", "--save", tmp_path / "other.keras",
+                       "--expect", "exact_match>=1", "--expect", "seconds>=0", exit_code=3)
+
+    def scores(document):
+        return {key: value for key, value in document["metrics"].items() if key not in TIMINGS}
+
+    assert scores(again) == scores(first) and again["history"]["epochs"] == first["history"]["epochs"]
+    assert again["data"]["fingerprint"] == first["data"]["fingerprint"]
+    for a, b in zip(saved_weights(first_model), saved_weights(tmp_path / "again.keras"), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert other["seed"] == 4 and other["data"]["fingerprint"] != first["data"]["fingerprint"]
+    assert other["history"]["epochs"]["loss"] != first["history"]["epochs"]["loss"]
+    assert any(not np.array_equal(a, b) for a, b in zip(saved_weights(first_model),
+                                                        saved_weights(tmp_path / "other.keras"), strict=True))
+    checks = {check["metric"]: check for check in other["expectations"]}
+    assert checks["exact_match"]["passed"] is False and checks["seconds"]["passed"] is True
+    assert checks["exact_match"]["actual"] == other["metrics"]["exact_match"] < 1
+
+
+def test_target_stops_training_at_the_first_epoch_reaching_it(mlkit):
+    # One-digit products (a fifth of them are 0): exact match rises above 0 within a few epochs.
+    easy = ("--op", "mul", "--digits", "1", "--train-size", "55", "--val-fraction", "0.5", "--units", "16",
+            "--batch-size", "4", "--learning-rate", "0.05", "--epochs", "4", "--no-jit", "--seed", "4", "--quiet")
+    curve = mlkit.json("seq2seq", *easy)["history"]["epochs"]["val_exact_match"]
+    peak = max(curve)
+    assert peak > 0, curve
+    first = curve.index(peak) + 1  # the same seed repeats the curve, so this epoch reaches the target
+    document = mlkit.json("seq2seq", *easy, "--target", str(peak))
+    metrics = document["metrics"]
+    assert document["epochs_run"] == metrics["best_epoch"] == first and metrics["exact_match"] == peak
+    assert document["config"]["target_exact_match"] == peak
+    assert 0 < metrics["seconds"] < metrics["seconds_to_target"] <= metrics["wall_seconds"]
+
+
+def test_table_expectations_and_plot(mlkit, tmp_path):
+    result = mlkit("seq2seq", *TINY, "--samples", "0", "--plot-dir", tmp_path, "--quiet", "--expect", "exact_match<=1")
     assert result.exit_code == 0, result.output
-    assert "exact match" in result.stdout and "per-char accuracy" in result.stdout
+    assert "exact match" in result.stdout and "per-char accuracy" in result.stdout and "Expectations" in result.stdout
     assert (tmp_path / "seq2seq_sub_accuracy.png").is_file() and result.stderr == ""
 
 
 def test_predict_arguments_json(mlkit, trained):
     model = trained[2]
     document = mlkit.json("seq2seq", "predict", "--model", model, "12-45", "99-9")
+    assert document["command"] == "seq2seq predict" and document["model"]["op"] == "sub"
     assert [(a["expression"], a["truth"], a["error"]) for a in document["answers"]] == \
         [("12-45", -33, None), ("99-9", 90, None)]
     assert all(a["correct"] == (a["prediction"] == str(a["truth"])) for a in document["answers"])
+    correct = sum(a["correct"] for a in document["answers"])
+    assert document["metrics"] == {"exact_match": correct / 2, "questions": 2, "answered": 2, "errors": 0}
+
+
+def test_predict_expect_exit_3(mlkit, trained):
+    document = mlkit.json("seq2seq", "predict", "--model", trained[2], "12-45", "--expect", "answered>=2",
+                          exit_code=3)
+    assert document["expectations"] == [{"metric": "answered", "op": ">=", "value": 2.0, "actual": 1,
+                                         "passed": False}]
 
 
 def test_predict_stdin_reports_bad_lines_and_answers_the_rest(mlkit, trained):
@@ -57,11 +122,88 @@ def test_predict_stdin_reports_bad_lines_and_answers_the_rest(mlkit, trained):
     assert errors[1].startswith("Error: line 3: '8+1' uses '+'") and len(errors) == 2
 
 
-def test_errors_exit_1_or_2(mlkit, tmp_path):
-    missing = mlkit("seq2seq", "predict", "--model", tmp_path / "none.keras", "1-2")
-    assert missing.exit_code == 1 and missing.stderr.startswith("Error: model file") and missing.stdout == ""
-    bad = mlkit("seq2seq", "--val-fraction", "1.5", "--quiet")
-    assert bad.exit_code == 1 and bad.stderr.strip() == "Error: --val-fraction must be between 0 and 1, not 1.5."
-    decay = mlkit("seq2seq", "--lr-decay", "0", "--quiet")
-    assert decay.exit_code == 1 and decay.stderr.strip() == "Error: --lr-decay must be in (0, 1], not 0.0."
-    assert mlkit("seq2seq", "--op", "div").exit_code == 2
+def test_predict_garbage_lines_are_per_line_errors(mlkit, trained):
+    lines = b"1" * 5000 + b"-1\n\xff\xfe-1\n" + b"9" * 10 + b"\n12-3\n"  # over int()'s digit limit, not UTF-8, no operator
+    result = mlkit.runner.invoke(app, ["seq2seq", "predict", "--model", str(trained[2]), "--json"],
+                                 input=lines, prog_name="mlkit")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    document = json.loads(result.stdout)
+    validate_envelope(document)
+    assert document["metrics"]["errors"] == 3 and document["answers"][3]["truth"] == 9
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 3 and all(line.startswith(f"Error: line {n}: ") for n, line in zip((1, 2, 3), errors))
+    assert "(5,002 characters) has an operand longer" in errors[0] and len(errors[0]) < 200
+    assert "has characters" in errors[1] and "is not of the form" in errors[2]
+
+
+def test_predict_quiet_leaves_stderr_empty(trained):
+    # A process of its own: TensorFlow reads its C++ log level when first imported.
+    result = subprocess.run([sys.executable, "-m", "cli.main", "seq2seq", "predict", "--model", str(trained[2]),
+                             "--quiet", "12-45"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0 and result.stderr == "" and "12-45" in result.stdout
+
+
+def test_predict_model_problems_exit_1_with_a_json_error_document(mlkit, trained, tmp_path):
+    missing = mlkit("seq2seq", "predict", "--model", tmp_path / "none.keras", "1-2", "--json")
+    assert missing.exit_code == 1 and missing.stderr.startswith("Error: model file")
+    document = json.loads(missing.stdout)
+    validate_envelope(document)
+    assert document["command"] == "seq2seq predict" and document["error"]["exit_code"] == 1
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(trained[2].read_bytes()[:4000])
+    result = mlkit("seq2seq", "predict", "--model", truncated, "1-2")
+    assert result.exit_code == 1 and result.stderr.startswith(f"Error: cannot load model {truncated}")
+    assert "not found" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_predict_refuses_a_model_it_did_not_save(mlkit, tmp_path):
+    import keras
+
+    from mlkit.training import save_model
+
+    inputs = keras.Input((3,))
+    path = save_model(keras.Model(inputs, keras.layers.Dense(2)(inputs)), tmp_path / "other.keras")
+    result = mlkit("seq2seq", "predict", "--model", path, "1-2")
+    assert result.exit_code == 1 and "was not saved by `mlkit seq2seq --save`" in result.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("--digits", "10"), ("--digits", "0"), ("--units", "99999999999999999999"), ("--hidden", "2000"),
+    ("--layers", "9"), ("--train-size", "100000000"), ("--epochs", "0"), ("--epochs", "100000"),
+    ("--batch-size", "0"), ("--val-fraction", "1.5"), ("--val-fraction", "nan"), ("--lr-decay", "0"),
+    ("--lr-decay", "inf"), ("--learning-rate", "nan"), ("--lr", "-1"), ("--target", "0"), ("--target", "1.5"),
+    ("--target", "nan"), ("--samples", "-1"), ("--seed", "x"), ("--seed", "-1"), ("--seed", str(2**32)),
+    ("--op", "div"), ("--save", "model.h5"),
+    ("--expect", "exact_match>>1"), ("--expect", "nosuch>=1"),
+])
+def test_usage_errors_exit_2_with_one_error_line_before_training(mlkit, args):
+    result = mlkit("seq2seq", *args, "--quiet")
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in result.output
+
+
+def test_unknown_expect_metric_lists_the_available_ones(mlkit):
+    result = mlkit("seq2seq", "--expect", "accuracy>=0.5")
+    assert result.exit_code == 2 and "exact_match, val_accuracy" in result.stderr
+
+
+def test_usage_error_with_json_prints_an_error_document(mlkit):
+    result = mlkit("seq2seq", "--digits", "10", "--json")
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    validate_envelope(document)
+    assert document["command"] == "seq2seq" and document["error"]["exit_code"] == 2
+
+
+@pytest.mark.parametrize("where, message", [("missing/m.keras", "folder"), ("file.txt/m.keras", "folder"),
+                                            ("locked/m.keras", "is not writable")])
+def test_unwritable_save_fails_before_training(mlkit, tmp_path, where, message):
+    (tmp_path / "file.txt").write_text("a file, not a folder")
+    (tmp_path / "locked").mkdir(mode=0o500)
+    if where.startswith("locked") and os.access(tmp_path / "locked", os.W_OK):
+        pytest.skip("this user can write into a read-only folder (root)")
+    result = mlkit("seq2seq", *TINY, "--save", tmp_path / where)
+    assert result.exit_code == 1 and message in result.stderr
+    assert "epoch" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / where).exists()

@@ -149,6 +149,12 @@ def test_wrong_weight_count_names_the_expected_count_and_order():
         NetworkSpec((1, 1, 2, 1), ("relu",) * 3).check_weights((1.0, 2.0, 3.0))
 
 
+def test_weight_order_of_a_wide_layer_shows_its_first_and_last_names():
+    order = NetworkSpec((10, 32, 1), ("relu", "linear"), bias=True).describe_order()
+    assert order == ("layer 1 (10 in x 32 units + biases): w1, w2, w3, w4, w5, w6, w7, ... b1_32 (352 in all); "
+                     "layer 2 (32 in x 1 units + biases): w321, w322, w323, w324, w325, w326, w327, ... b2 (33 in all)")
+
+
 @pytest.mark.parametrize("layers, activations, message", [((1,), ("relu",), "at least two"), ((1, 0, 1), ("relu",) * 2, "positive"),
                                                           ((1, 2, 1), ("relu",), "1 activations for 2"), ((1, 1), ("softmax",), "unknown activation")])
 def test_bad_specs_are_config_errors(layers, activations, message):

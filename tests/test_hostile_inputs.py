@@ -252,7 +252,6 @@ CASES = DATA_FILE_CASES + DATA_DIR_CASES + OUTPUT_CASES + OPTION_CASES
 # Cases that pass once a command's own migration (issues 15 and 17) is committed: each names the
 # command and what it lacks until then. Remove an entry when its command lands.
 AWAITING_MIGRATION = {
-    "data export: --out not checked before the data is read": ("export-missing-parent", "export-parent-is-a-file"),
     "cifar: --save / --plot-dir not checked before training": (
         "cifar-save-missing-parent", "cifar-save-under-proc", "cifar-plot-dir-under-proc", "cifar-plot-dir-under-a-file"),
     "augment: --save / --plot-dir not checked before training, float options not finite()": (
@@ -263,8 +262,6 @@ AWAITING_MIGRATION = {
     "fashion-sweep: --out / --save / --plot-dir not checked before training, --learning-rates not finite": (
         "fashion-sweep-out-under-proc", "fashion-sweep-out-under-a-file", "fashion-sweep-save-missing-parent",
         "fashion-sweep-plot-dir-under-proc", "fashion-sweep-learning-rate-nan", "fashion-sweep-learning-rate-inf"),
-    "seq2seq: --save not checked before training, --learning-rate not finite": (
-        "seq2seq-save-under-proc", "seq2seq-learning-rate-nan"),
 }
 
 

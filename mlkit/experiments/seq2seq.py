@@ -1,21 +1,39 @@
-"""`mlkit seq2seq`: train an RNN to do integer arithmetic on strings, scored by whole answers.
+"""`mlkit seq2seq`: train an RNN to do integer arithmetic on strings, scored by whole answers;
+`mlkit seq2seq predict`: answer questions with a saved model.
 
-Keras' accuracy on sequences counts characters; a 4-character answer with one wrong digit still
-scores 0.75. Seed 001 therefore counted whole correct answers (exact match) by hand. Here both
-are computed from one batched prediction over the validation questions after every epoch.
+Training goes through `mlkit.training.fit`; the exact-match scorer (mlkit/exact_match.py) is a
+callback of its own, so scoring is not counted as training time (docs/architecture.md).
 """
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..arithmetic import (Task, decode, encode_answers, encode_questions, format_questions,
-                          make_operands, parse_expression)
+from ..arithmetic import MAX_DIGITS, Task, decode, encode_answers, encode_questions, format_questions, make_operands
 from ..errors import ConfigError
-from ..training import History, save_model, set_seed, training_callbacks
+from ..exact_match import ExactMatchScorer
+from ..files import check_output_folder, check_output_path
+from ..record import Record, data_block, file_entry
+from ..training import FitOptions, FitOutcome, fit, save_model, set_seed
+
+METRICS = ("exact_match", "val_accuracy", "train_accuracy", "loss", "seconds", "wall_seconds",
+           "images_per_second", "best_epoch", "seconds_to_target")
+
+# Upper limits of the size options: past them a run would not fit in memory or in a day on a CPU.
+MAX_TRAIN_SIZE = 1_000_000  # questions; token arrays of about 100 MB
+MAX_UNITS = 1024
+MAX_LAYERS = 8
+MAX_BATCH_SIZE = 65_536
+MAX_EPOCHS = 1000
+MAX_SAMPLES = 1000
+MAX_SEED = 2**32 - 1  # NumPy's legacy seeding, which keras.utils.set_random_seed calls
+LIMITS = {"digits": (1, MAX_DIGITS), "train_size": (2, MAX_TRAIN_SIZE), "units": (1, MAX_UNITS),
+          "layers": (1, MAX_LAYERS), "batch_size": (1, MAX_BATCH_SIZE), "epochs": (1, MAX_EPOCHS),
+          "samples": (0, MAX_SAMPLES), "seed": (0, MAX_SEED)}
+OPTION_NAMES = {"units": "--units"}  # config field -> option, where the kebab-case name differs
 
 
 @dataclass
@@ -37,49 +55,37 @@ class Seq2SeqConfig:
     jit_compile: bool = True
     seed: int = 0
     samples: int = 10
-    target_exact_match: float = 0.0  # stop once validation exact match reaches it (0: never)
+    target_exact_match: float | None = None  # stop once validation exact match reaches it
     save: Path | None = None
     plot_dir: Path | None = None
     quiet: bool = False
 
     def check(self) -> Task:
-        task = Task(self.op, self.digits)
-        if not 0 < self.val_fraction < 1:
-            raise ConfigError(f"--val-fraction must be between 0 and 1, not {self.val_fraction}.")
-        for name in ("train_size", "units", "layers", "batch_size", "epochs"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1.")
-        if self.samples < 0:
-            raise ConfigError("--samples must be 0 or more.")
-        if self.learning_rate <= 0:
-            raise ConfigError("--learning-rate must be positive.")
-        if not 0 < self.lr_decay <= 1:
-            raise ConfigError(f"--lr-decay must be in (0, 1], not {self.lr_decay}.")
-        return task
+        """The task, once every setting is in range; otherwise a ConfigError naming the option."""
+        for name, (low, high) in LIMITS.items():
+            value = getattr(self, name)
+            if not low <= value <= high:
+                option = OPTION_NAMES.get(name, f"--{name.replace('_', '-')}")
+                raise ConfigError(f"{option} must be between {low:,} and {high:,}, not {value:,}.")
+        _check_fraction("--val-fraction", self.val_fraction, high_open=True)
+        _check_fraction("--lr-decay", self.lr_decay)
+        if self.target_exact_match is not None:
+            _check_fraction("--target", self.target_exact_match)
+        if not np.isfinite(self.learning_rate) or self.learning_rate <= 0:
+            raise ConfigError(f"--learning-rate must be a positive finite number, not {self.learning_rate}.")
+        if self.save is not None and Path(self.save).suffix != ".keras":
+            raise ConfigError(f"--save {self.save} must end in .keras (the format predict reads).")
+        return Task(self.op, self.digits)
+
+    def to_dict(self) -> dict:
+        """The effective settings for the record (the seed has its own place there)."""
+        settings = {key: value for key, value in asdict(self).items() if key not in ("seed", "quiet")}
+        return settings | {"monitor": "val_exact_match", "selection_split": "val"}
 
 
-@dataclass
-class Seq2SeqResult:
-    """The best epoch's validation scores (the saved weights), and the whole history."""
-
-    op: str
-    digits: int
-    questions: int
-    train_questions: int
-    val_questions: int
-    epochs: int
-    best_epoch: int
-    accuracy: float
-    val_accuracy: float
-    val_exact_match: float
-    seconds: float
-    seconds_to_target: float | None
-    history: History
-    files: list[Path] = field(default_factory=list)
-
-    def __repr__(self) -> str:
-        return (f"Seq2SeqResult(op={self.op!r}, digits={self.digits}, epochs={self.epochs}, "
-                f"val_exact_match={self.val_exact_match:.4f}, seconds={self.seconds:.1f})")
+def _check_fraction(option: str, value: float, high_open: bool = False) -> None:
+    if not (np.isfinite(value) and 0 < value and (value < 1 if high_open else value <= 1)):
+        raise ConfigError(f"{option} must be in (0, 1{')' if high_open else ']'}, not {value}.")
 
 
 @dataclass
@@ -91,6 +97,48 @@ class Split:
     x_val: np.ndarray
     y_val: np.ndarray
     val_questions: list[str]
+
+    def __repr__(self) -> str:
+        return f"Split(train={len(self.x_train)}, validation={len(self.x_val)})"
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the four arrays: the same seed and settings give the same questions."""
+        from ..data.hdf5 import checksum
+
+        return checksum({"x_train": self.x_train, "y_train": self.y_train, "x_val": self.x_val, "y_val": self.y_val})
+
+
+@dataclass
+class Seq2SeqResult:
+    """The best epoch's validation scores (the saved weights), the training outcome, the files."""
+
+    config: Seq2SeqConfig
+    task: Task
+    split: Split
+    outcome: FitOutcome
+    seconds_to_target: float | None
+    wall_seconds: float
+    files: list[dict] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (f"Seq2SeqResult(op={self.task.op!r}, digits={self.task.digits}, epochs={self.outcome.epochs}, "
+                f"exact_match={self.outcome.at_best('val_exact_match'):.4f})")
+
+    def metrics(self) -> dict:
+        outcome = self.outcome
+        return {"exact_match": outcome.at_best("val_exact_match"), "val_accuracy": outcome.at_best("val_accuracy"),
+                "train_accuracy": outcome.at_best("accuracy"), "loss": outcome.at_best("val_loss"),
+                "seconds": outcome.train_seconds, "wall_seconds": self.wall_seconds,
+                "images_per_second": outcome.images_per_second, "best_epoch": outcome.best_epoch,
+                "seconds_to_target": self.seconds_to_target}
+
+    def record(self) -> Record:
+        split = self.split
+        data = data_block("arithmetic questions", None, split.fingerprint(), op=self.task.op, digits=self.task.digits,
+                          train=len(split.x_train), validation=len(split.x_val))
+        return Record("seq2seq", self.config.to_dict(), self.metrics(), data=data, files=self.files,
+                      seed=self.config.seed,
+                      sections={"epochs_run": self.outcome.epochs_run, "history": self.outcome.history.to_dict()})
 
 
 def make_split(task: Task, config: Seq2SeqConfig) -> Split:
@@ -104,106 +152,67 @@ def make_split(task: Task, config: Seq2SeqConfig) -> Split:
 
 
 def run(config: Seq2SeqConfig) -> Seq2SeqResult:
-    """Generate questions, train, score exact match each epoch; optionally save and plot."""
-    import keras
+    """Generate questions, train, score exact match each epoch; optionally save and plot.
 
-    from ..models.seq2seq import build_seq2seq, build_string_model
-
+    Output paths are checked first, so a run is never trained and then lost to a bad path.
+    """
+    started = time.perf_counter()
     task = config.check()
+    if config.save is not None:
+        check_output_path(config.save, "--save")
+    if config.plot_dir is not None:
+        check_output_folder(config.plot_dir, "--plot-dir")
     if config.train_size > task.capacity:
         _say(config, f"only {task.capacity} different {task.op} questions with {task.digits} "
                      f"digits exist; using all of them.")
     set_seed(config.seed)
     split = make_split(task, config)
+    model = compile_model(task, config, len(split.x_train))
+    scorer = ExactMatchScorer(task, split.x_val, split.y_val, split.val_questions, samples=config.samples,
+                              seed=config.seed, target=config.target_exact_match, quiet=config.quiet)
+    options = FitOptions(epochs=config.epochs, batch_size=config.batch_size, monitor="val_exact_match",
+                         quiet=config.quiet, label=f"seq2seq {task.op}")
+    outcome = fit(model, split.x_train, split.y_train, options=options, callbacks=[scorer.callback()])
+    model.set_weights(scorer.best_weights)
+    # Training stops at the epoch that reached the target, so its time is every epoch's wall time.
+    seconds_to_target = outcome.wall_seconds if scorer.reached_target else None
+    files = write_outputs(model, task, outcome, config)
+    return Seq2SeqResult(config, task, split, outcome, seconds_to_target, time.perf_counter() - started, files)
+
+
+def compile_model(task: Task, config: Seq2SeqConfig, train_questions: int):
+    """The token-id model with Adam on a per-epoch exponential decay."""
+    import keras
+
+    from ..models.seq2seq import build_seq2seq
+
     model = build_seq2seq(task, config.cell, config.units, config.layers, config.reverse)
     # A large step early, then smaller ones: constant rates leave exact match swinging by +-5%.
     schedule = keras.optimizers.schedules.ExponentialDecay(
-        config.learning_rate, decay_steps=-(-len(split.x_train) // config.batch_size),
-        decay_rate=config.lr_decay)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  jit_compile=config.jit_compile)
-    history = History()
-    scorer = ExactMatchScorer(task, split, config)
-    callbacks = [scorer.callback()] + training_callbacks(
-        history, monitor="val_exact_match", quiet=config.quiet, label=f"seq2seq {task.op}")
-    model.fit(split.x_train, split.y_train, batch_size=config.batch_size, epochs=config.epochs,
-              shuffle=True, verbose=0, callbacks=callbacks)
-    best = int(np.argmax(history.epochs["val_exact_match"]))
-    model.set_weights(scorer.best_weights)
-    result = Seq2SeqResult(
-        task.op, task.digits, len(split.x_train) + len(split.x_val), len(split.x_train),
-        len(split.x_val), history.num_epochs, best + 1, history.epochs["accuracy"][best],
-        history.epochs["val_accuracy"][best], history.epochs["val_exact_match"][best],
-        history.seconds, scorer.seconds_to_target, history)
+        config.learning_rate, decay_steps=-(-train_questions // config.batch_size), decay_rate=config.lr_decay)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"], jit_compile=config.jit_compile)
+    return model
+
+
+def write_outputs(model, task: Task, outcome: FitOutcome, config: Seq2SeqConfig) -> list[dict]:
+    """Save the string model (what predict reads) and the accuracy plot, as asked."""
+    from ..models.seq2seq import build_string_model
+
+    files = []
     if config.save:
-        result.files.append(save_model(build_string_model(model, task), config.save))
+        files.append(file_entry(save_model(build_string_model(model, task), config.save), "model"))
     if config.plot_dir:
-        result.files.append(plot_accuracies(history, task, config.plot_dir))
-    return result
+        files.append(file_entry(plot_accuracies(outcome, task, config.plot_dir), "plot"))
+    return files
 
 
-class ExactMatchScorer:
-    """Scores the validation questions after each epoch and keeps the best weights."""
-
-    def __init__(self, task: Task, split: Split, config: Seq2SeqConfig, stream=None):
-        self.task, self.split, self.config = task, split, config
-        self.stream = stream or sys.stderr
-        self.best, self.best_weights, self.seconds_to_target = -1.0, None, None
-        self.rng = np.random.default_rng(config.seed)
-
-    def score(self, model) -> tuple[dict, np.ndarray]:
-        probabilities = model.predict(self.split.x_val, batch_size=1024, verbose=0)
-        predicted = probabilities.argmax(axis=-1)
-        correct = predicted == self.split.y_val
-        picked = np.take_along_axis(probabilities, self.split.y_val[..., None], axis=-1)
-        logs = {"val_loss": float(-np.log(np.clip(picked, 1e-7, 1)).mean()),
-                "val_accuracy": float(correct.mean()),
-                "val_exact_match": float(correct.all(axis=1).mean())}
-        return logs, predicted
-
-    def callback(self):
-        import keras
-
-        scorer = self
-
-        class ExactMatch(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.started = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                scores, predicted = scorer.score(self.model)
-                logs.update(scores)  # the same dict reaches the history and the epoch logger
-                if scores["val_exact_match"] > scorer.best:
-                    scorer.best, scorer.best_weights = scores["val_exact_match"], self.model.get_weights()
-                target = scorer.config.target_exact_match
-                if target and scores["val_exact_match"] >= target and scorer.seconds_to_target is None:
-                    scorer.seconds_to_target = time.perf_counter() - self.started
-                    self.model.stop_training = True
-                scorer.show_samples(predicted)
-
-        return ExactMatch()
-
-    def show_samples(self, predicted: np.ndarray) -> None:
-        if self.config.quiet or not self.config.samples:
-            return
-        picks = self.rng.choice(len(predicted), min(self.config.samples, len(predicted)), replace=False)
-        colour = getattr(self.stream, "isatty", lambda: False)()
-        answers, guesses = decode(self.task, self.split.y_val[picks]), decode(self.task, predicted[picks])
-        width = self.task.question_length
-        for index, answer, guess in zip(picks, answers, guesses):
-            mark = "\u2713" if answer == guess else "\u2717"
-            if colour:
-                mark = f"\033[{32 if answer == guess else 31}m{mark}\033[0m"
-            self.stream.write(f"  Q {self.split.val_questions[index]:<{width}} T {answer:<{width}} {mark} {guess}\n")
-        self.stream.flush()
-
-
-def plot_accuracies(history: History, task: Task, plot_dir: Path) -> Path:
+def plot_accuracies(outcome: FitOutcome, task: Task, plot_dir: Path) -> Path:
     from ..plots import plot_curves
 
-    curves = {"per character": {"val_accuracy": history.epochs["val_accuracy"]},
-              "exact match": {"val_accuracy": history.epochs["val_exact_match"]}}
+    epochs = outcome.history.epochs
+    curves = {"per character": {"val_accuracy": epochs["val_accuracy"]},
+              "exact match": {"val_accuracy": epochs["val_exact_match"]}}
     return plot_curves(curves, ["accuracy"], Path(plot_dir) / f"seq2seq_{task.op}_accuracy.png",
                        title=f"{task.op}, {task.digits} digits: validation accuracy")
 
@@ -211,6 +220,9 @@ def plot_accuracies(history: History, task: Task, plot_dir: Path) -> Path:
 def _say(config: Seq2SeqConfig, message: str) -> None:
     if not config.quiet:
         sys.stderr.write(message + "\n")
+
+
+PREDICT_METRICS = ("exact_match", "questions", "answered", "errors")
 
 
 @dataclass
@@ -224,16 +236,50 @@ class Answer:
     error: str | None = None
 
 
-def predict(model_path: Path, expressions: list[str]) -> list[Answer]:
+@dataclass
+class PredictResult:
+    """The answers to every question, and the model that gave them."""
+
+    model_path: Path
+    task: Task
+    reverse: bool
+    answers: list[Answer]
+
+    def __repr__(self) -> str:
+        return f"PredictResult(model={self.model_path.name!r}, questions={len(self.answers)})"
+
+    @property
+    def errors(self) -> list[tuple[int, Answer]]:
+        """(line number from 1, answer) of every question that could not be asked."""
+        return [(number, answer) for number, answer in enumerate(self.answers, 1) if answer.error]
+
+    def metrics(self) -> dict:
+        answered = [answer for answer in self.answers if answer.error is None]
+        correct = sum(answer.correct for answer in answered)
+        return {"exact_match": correct / len(answered) if answered else None, "questions": len(self.answers),
+                "answered": len(answered), "errors": len(self.answers) - len(answered)}
+
+    def record(self) -> Record:
+        from ..record import file_sha256
+
+        model = {"path": str(self.model_path), "sha256": file_sha256(self.model_path), "op": self.task.op,
+                 "digits": self.task.digits, "reverse": self.reverse}
+        return Record("seq2seq predict", {"model": str(self.model_path)}, self.metrics(),
+                      sections={"model": model, "answers": self.answers})
+
+
+def predict(model_path: Path, expressions: list[str]) -> PredictResult:
     """Answer each expression with a model saved by `run(config)` with `save` set.
 
     A bad expression gets its `error` filled in; the others are still answered.
     """
+    from ..arithmetic import parse_expression
     from ..models.seq2seq import read_spec
     from ..training import load_model
 
     model = load_model(model_path)
-    task = read_spec(model).task
+    spec = read_spec(model)
+    task = spec.task
     answers, operands = [], []
     for expression in expressions:
         answers.append(Answer(expression.strip()))
@@ -250,4 +296,4 @@ def predict(model_path: Path, expressions: list[str]) -> list[Answer]:
         for index, guess, truth in zip(valid, guesses, task.apply(a, b).tolist()):
             answers[index].prediction, answers[index].truth = guess, truth
             answers[index].correct = guess == str(truth)
-    return answers
+    return PredictResult(Path(model_path), task, spec.reverse, answers)

@@ -6,6 +6,8 @@ weight order is checked against Keras' own kernel layout too) and differentiates
 forward pass. Central differences are wrong where a ReLU switches on or off inside [w-2h, w+2h]
 (a kink), and cannot resolve 1e-6 when the loss is so large (a diverging run) that its rounding
 error, eps*|L|/h, is larger; such parameters are reported and judged by TensorFlow alone.
+`GradientChecker` holds a training run to both, point by point, and its final weights to
+TensorFlow's SGD.
 """
 
 from collections.abc import Sequence
@@ -149,6 +151,47 @@ class KerasReference:
 
     def __repr__(self) -> str:
         return f"KerasReference(layers={list(self.spec.layers)}, activations={list(self.spec.activations)})"
+
+
+class GradientChecker:
+    """Compares every gradient with TensorFlow and central differences, and the final weights with TF."""
+
+    def __init__(self, spec: NetworkSpec, tolerance: float):
+        self.reference = KerasReference(spec)
+        self.tolerance = tolerance
+        self.worst = {"tensorflow": 0.0, "finite_difference": 0.0, "final_weights": 0.0}
+        self.skipped = 0
+
+    def __repr__(self) -> str:
+        return f"GradientChecker(tolerance={self.tolerance:g}, worst={max(self.worst.values()):.3g})"
+
+    def compare(self, network: Network, x, y, loss: float) -> dict:
+        """This point's gradients beside TensorFlow's and central differences' (after `backward`)."""
+        engine = {parameter.symbol: parameter.grad for parameter in network.parameters()}
+        self.reference.set_weights([parameter.value for parameter in network.parameters()])
+        tf_loss, tf_gradients = self.reference.gradients(x, y)
+        differences = finite_difference_gradients(network, x, y)
+        judged = [name for name in engine if differences.conclusive(name, self.tolerance)]
+        tf_diff = max([relative_difference(loss, tf_loss)] + [relative_difference(engine[n], tf_gradients[n]) for n in engine])
+        fd_diff = max([relative_difference(engine[n], differences.gradients[n]) for n in judged], default=0.0)
+        self.worst["tensorflow"] = max(self.worst["tensorflow"], tf_diff)
+        self.worst["finite_difference"] = max(self.worst["finite_difference"], fd_diff)
+        self.skipped += len(engine) - len(judged)
+        return {"tensorflow": tf_gradients, "finite_difference": differences.gradients, "kinks": differences.kinks,
+                "finite_difference_skipped": [n for n in engine if n not in judged],
+                "max_difference_tensorflow": tf_diff, "max_difference_finite_difference": fd_diff}
+
+    def finish(self, weights: tuple, points: list, learning_rate: float, steps: int, final: dict) -> dict:
+        """The verdict: the largest difference seen, and the final weights against TensorFlow's SGD."""
+        tf_final = self.reference.train(weights, points, learning_rate, steps)
+        self.worst["final_weights"] = max(relative_difference(final[n], tf_final[n]) for n in final)
+        largest = max(self.worst.values())
+        return {"max_difference": largest, "tolerance": self.tolerance, "passed": largest <= self.tolerance,
+                "max_difference_tensorflow": self.worst["tensorflow"],
+                "max_difference_finite_difference": self.worst["finite_difference"],
+                "max_difference_final_weights": self.worst["final_weights"],
+                "skipped_by_finite_differences": self.skipped, "tensorflow_final_weights": tf_final,
+                "relu_derivative_at_zero": 0.0}
 
 
 def _keras_activation(name: str) -> str:

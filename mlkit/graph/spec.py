@@ -15,6 +15,7 @@ from .activations import ACTIVATIONS
 from .losses import LOSSES
 
 INITS = ("normal", "uniform")
+SHOWN_NAMES = 8  # per layer, in the weight order that messages and tables show
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,12 @@ class NetworkSpec:
         return [name for kernel, biases in self.layer_parameters() for name in _flatten(kernel) + biases]
 
     def describe_order(self) -> str:
+        """The weight order, layer by layer; a long layer shows its first and last names only."""
         parts = []
         for layer, (kernel, biases) in enumerate(self.layer_parameters(), start=1):
             names = _flatten(kernel) + biases
+            if len(names) > SHOWN_NAMES:
+                names = names[:SHOWN_NAMES - 1] + [f"... {names[-1]} ({len(names)} in all)"]
             parts.append(f"layer {layer} ({self.layers[layer - 1]} in x {self.layers[layer]} units"
                          f"{' + biases' if biases else ''}): {', '.join(names)}")
         return "; ".join(parts)

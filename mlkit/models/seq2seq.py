@@ -11,7 +11,7 @@ reversed (the encoder's `go_backwards`) and the answer length (the RepeatVector)
 from dataclasses import dataclass
 
 from ..arithmetic import Task
-from ..errors import ModelError
+from ..errors import ConfigError, ModelError
 
 CELLS = ("lstm", "gru", "simple")
 TOKENIZER_NAME = "question_tokens"
@@ -82,9 +82,15 @@ def read_spec(model) -> Seq2SeqSpec:
     try:
         tokenizer = model.get_layer(TOKENIZER_NAME)
         encoder = model.get_layer("seq2seq").get_layer(ENCODER_NAME)
-    except ValueError as error:
+    except (ValueError, AttributeError) as error:
         raise ModelError("this model was not saved by `mlkit seq2seq --save`; "
                          "train one with it first.") from error
-    config = tokenizer.get_config()
-    task = Task.from_tokens(tokenizer.get_vocabulary(), config["output_sequence_length"])
-    return Seq2SeqSpec(task, bool(encoder.go_backwards))
+    length = tokenizer.get_config().get("output_sequence_length")
+    try:  # a damaged or altered file is a problem with the model, not with the command line
+        task = Task.from_tokens(tokenizer.get_vocabulary(), length if isinstance(length, int) else 0)
+    except ConfigError as error:
+        raise ModelError(f"this model's question tokenizer does not describe an arithmetic task: {error}") from error
+    if tuple(model.output_shape[1:]) != (task.answer_length, len(task.tokens)):
+        raise ModelError(f"this model answers in shape {model.output_shape[1:]}, not the "
+                         f"{(task.answer_length, len(task.tokens))} its tokenizer implies; it is damaged or altered.")
+    return Seq2SeqSpec(task, bool(getattr(encoder, "go_backwards", False)))
