@@ -27,12 +27,9 @@ class Case:
     args: tuple[str, ...]
     code: int
     message: str = ""  # a regular expression the error line must match
-    pending: str = ""  # why the case is expected to fail until its command is migrated
 
-    def param(self, awaiting: str = ""):
-        reason = self.pending or awaiting
-        marks = [pytest.mark.xfail(reason=reason, strict=False)] if reason else []
-        return pytest.param(self, id=self.name, marks=marks)
+    def param(self):
+        return pytest.param(self, id=self.name)
 
 
 # Each prefix keeps a run tiny in case a command wrongly starts one.
@@ -61,7 +58,6 @@ FILE_AS_FOLDER = "is a file, not a folder"
 TOO_SMALL = "(too small|at least \\d+ ?x ?\\d+|pool)"
 
 # Where a case depends on a command's own change (issue 17) that has not landed yet.
-POOLING = "{}: images too small for the network's pooling are not refused before building it yet"
 
 
 def h5(name: str) -> str:
@@ -107,14 +103,12 @@ DATA_FILE_CASES = [
     Case("cifar-dev-zero", (*CIFAR, "--data", "/dev/zero"), 1, DEVICE),
     Case("cifar-folder-as-data", (*CIFAR, "--data", "{h5}"), 1, f"{FOLDER}, not an mlkit HDF5 file"),
     Case("cifar-fifo", (*CIFAR, "--data", "{fifo}"), 1, PIPE),
-    Case("cifar-images-too-small", (*CIFAR[:2], "c", *CIFAR[3:], "--data", h5("tiny_images")), 1, TOO_SMALL,
-         POOLING.format("cifar")),
+    Case("cifar-images-too-small", (*CIFAR[:2], "c", *CIFAR[3:], "--data", h5("tiny_images")), 1, TOO_SMALL),
     Case("augment-inf-pixels", (*AUGMENT, "--data", h5("inf_pixels")), 1, NOT_FINITE),
     Case("augment-too-many-class-names", (*AUGMENT, "--data", h5("names_too_many")), 1, "class_names has 12"),
     Case("augment-truncated", (*AUGMENT, "--data", h5("truncated")), 1, DAMAGED),
     Case("augment-dev-zero", (*AUGMENT, "--data", "/dev/zero"), 1, DEVICE),
-    Case("augment-images-too-small", (*AUGMENT[:2], "c", *AUGMENT[3:], "--data", h5("tiny_images")), 1, TOO_SMALL,
-         POOLING.format("augment")),
+    Case("augment-images-too-small", (*AUGMENT[:2], "c", *AUGMENT[3:], "--data", h5("tiny_images")), 1, TOO_SMALL),
     Case("depth-study-label-negative", (*DEPTH, "--data", h5("label_negative")), 1, WRONG_LABELS),
     Case("depth-study-flat-rows", (*DEPTH, "--data", h5("flat_rows")), 1, "expected images of shape"),
     Case("depth-study-empty-file", (*DEPTH, "--data", h5("empty")), 1, "not a readable HDF5 file"),
@@ -249,28 +243,6 @@ OPTION_CASES = [
 
 CASES = DATA_FILE_CASES + DATA_DIR_CASES + OUTPUT_CASES + OPTION_CASES
 
-# Cases that pass once a command's own migration (issues 15 and 17) is committed: each names the
-# command and what it lacks until then. Remove an entry when its command lands.
-AWAITING_MIGRATION = {
-    "cifar: --save / --plot-dir not checked before training": (
-        "cifar-save-missing-parent", "cifar-save-under-proc", "cifar-plot-dir-under-proc", "cifar-plot-dir-under-a-file"),
-    "augment: --save / --plot-dir not checked before training, float options not finite()": (
-        "augment-save-missing-parent", "augment-plot-dir-under-proc", "augment-translate-nan", "augment-rotate-inf",
-        "augment-zoom-nan"),
-    "depth-study: --plot-dir not checked before training": (
-        "depth-study-plot-dir-under-proc", "depth-study-plot-dir-read-only"),
-    "fashion-sweep: --out / --save / --plot-dir not checked before training, --learning-rates not finite": (
-        "fashion-sweep-out-under-proc", "fashion-sweep-out-under-a-file", "fashion-sweep-save-missing-parent",
-        "fashion-sweep-plot-dir-under-proc", "fashion-sweep-learning-rate-nan", "fashion-sweep-learning-rate-inf"),
-}
-
-
-def params(cases: list[Case]) -> list:
-    waiting = {name: reason for reason, names in AWAITING_MIGRATION.items() for name in names}
-    assert set(waiting) <= {case.name for case in cases}, "AWAITING_MIGRATION names an unknown case"
-    return [case.param(waiting.get(case.name, "")) for case in cases]
-
-
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory) -> dict[str, Path]:
     """Every bad file once per module: HDF5 datasets, IDX and CIFAR data folders, a pipe, a good folder."""
@@ -352,7 +324,7 @@ class PipeUnblocker:
         self.thread.join()
 
 
-@pytest.mark.parametrize("case", params(CASES))
+@pytest.mark.parametrize("case", [case.param() for case in CASES])
 def test_hostile_input_is_refused_cleanly(case, mlkit, hostile, output_folder, request):
     paths = places(case, request, hostile, output_folder)
     args = [arg.format(**paths) for arg in case.args]
