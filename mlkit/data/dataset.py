@@ -6,6 +6,9 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from .checks import check_class_names, check_images, check_label_range, check_labels
+from .fingerprint import checksum
+
+ARRAYS = ("x_train", "y_train", "x_test", "y_test")  # the four arrays of a dataset, in file order
 
 
 @dataclass
@@ -80,8 +83,6 @@ class Dataset:
     def fingerprint(self) -> str:
         """SHA-256 of the four arrays (as an mlkit HDF5 file's checksum), cached: it reads them all."""
         if self._fingerprint is None:
-            from .hdf5 import ARRAYS, checksum
-
             self._fingerprint = checksum({name: getattr(self, name) for name in ARRAYS})
         return self._fingerprint
 

@@ -1,6 +1,5 @@
 """mlkit's HDF5 dataset format (see docs/formats.md): four arrays, attributes and a checksum."""
 
-import hashlib
 import io
 import json
 import math
@@ -13,23 +12,13 @@ from ..errors import DataError
 from ..files import atomic_path, check_input_file
 from .budget import check_declared_size
 from .checks import check_names_match_labels
-from .dataset import Dataset
+from .dataset import ARRAYS, Dataset
+from .fingerprint import checksum
 
 FORMAT_VERSION = 1
-ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 # numpy dtype kinds an mlkit file may hold: bool, integers, floats, fixed-length bytes.
 STORED_KINDS = "biufS"
 DATASET_KIND = "image-classification"
-
-
-def checksum(arrays: dict[str, np.ndarray]) -> str:
-    """SHA-256 over each array's name, dtype, shape and bytes, in a fixed order."""
-    digest = hashlib.sha256()
-    for name in sorted(arrays):
-        array = np.ascontiguousarray(arrays[name])
-        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
 
 
 def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], attrs: dict) -> Path:
