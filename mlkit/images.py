@@ -1,7 +1,9 @@
 """Reading any image file as RGB pixels and writing RGB pixels as a PNG, atomically."""
 
+import contextlib
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,33 @@ from .files import atomic_path
 # Pillow's 16-bit greyscale modes: converting them to RGB directly would clip every value
 # above 255 to white, so they are scaled to 0..255 first.
 SIXTEEN_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
+
+
+@contextlib.contextmanager
+def open_image(path: str | os.PathLike) -> Iterator:
+    """Open an image file with Pillow, every way of failing turned into one DataError.
+
+    Every command that reads image files opens them here: decompression bombs (Pillow errors past
+    twice PIL.Image.MAX_IMAGE_PIXELS and only warns below that, so the warning is refused too),
+    and undecodable, truncated or missing files.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; give an image file.")
+    if not path.is_file():
+        raise DataError(f"image file {path} does not exist; give a PNG, JPEG or other image file.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                yield image
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise DataError(f"{path} is too large to read safely ({_first_line(error)}).") from error
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as error:
+        raise DataError(f"{path} is not a readable image ({_first_line(error)}); "
+                        "give a PNG, JPEG or other image file.") from error
 
 
 def load_rgb_image(path: str | os.PathLike) -> tuple[np.ndarray, str]:
@@ -26,26 +55,12 @@ def load_rgb_image(path: str | os.PathLike) -> tuple[np.ndarray, str]:
         DataError: the file is missing, is not an image Pillow can decode, is truncated, or
             has more pixels than Pillow's decompression-bomb guard (PIL.Image.MAX_IMAGE_PIXELS).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps
 
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{path} is a folder; give an image file.")
-    if not path.is_file():
-        raise DataError(f"image file {path} does not exist; give a PNG, JPEG or other image file.")
-    try:
-        with warnings.catch_warnings():
-            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse those too.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image.load()  # decode now, so a truncated file fails here
-                mode = image.mode
-                pixels = _to_rgb(ImageOps.exif_transpose(image))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise DataError(f"{path} is too large to read safely ({_first_line(error)}).") from error
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        raise DataError(f"{path} is not a readable image ({_first_line(error)}); "
-                        "give a PNG, JPEG or other image file.") from error
+    with open_image(path) as image:
+        image.load()  # decode now, so a truncated file fails here
+        mode = image.mode
+        pixels = _to_rgb(ImageOps.exif_transpose(image))
     return pixels, mode
 
 

@@ -1,17 +1,13 @@
 """Reading face images: any mode Pillow opens (grey, 16-bit, RGBA, palette) as RGB, large ones shrunk."""
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from ..errors import DataError
-
-# Pillow's 16-bit greyscale modes: converted straight to RGB every value above 255 would
-# clip to white, so they are scaled to 0..255 first.
-SIXTEEN_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
+from ..images import SIXTEEN_BIT_MODES, open_image
 
 
 @dataclass
@@ -40,19 +36,8 @@ def load_image(path: str | Path, max_side: int) -> LoadedImage:
         DataError: the file is missing, is not an image Pillow can decode, or declares more
             pixels than Pillow's decompression-bomb guard (PIL.Image.MAX_IMAGE_PIXELS) allows.
     """
-    try:
-        with warnings.catch_warnings():
-            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse those too.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image = _to_rgb(image)
-    except FileNotFoundError as error:
-        raise DataError(f"{path} does not exist.") from error
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise DataError(f"{path} is too large to read safely ({_first_line(error)}).") from error
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        raise DataError(f"{path} is not a readable image ({_first_line(error)}); "
-                        "give a JPEG, PNG or other image file.") from error
+    with open_image(path) as image:
+        image = _to_rgb(image)
     file_width, file_height = image.size
     scale = max(image.size) / max_side
     if scale > 1:
@@ -74,11 +59,6 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         grey = np.rint(np.asarray(image, dtype=np.float64) * (255 / 65535)).clip(0, 255).astype(np.uint8)
         return Image.fromarray(grey, "L").convert("RGB")
     return image.convert("RGB")
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def find_images(paths: list[str | Path]) -> list[Path]:

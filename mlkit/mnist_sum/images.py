@@ -1,11 +1,11 @@
 """Reading digit images from files (PNG, JPEG...) the way MNIST draws them."""
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
+from ..images import open_image
 
 SIZE = (28, 28)
 # A digit must keep some shape to be read once resized to 28x28.
@@ -28,23 +28,12 @@ def load_digit_image(path: str | Path) -> np.ndarray:
     """
     from PIL import Image
 
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"image file {path} does not exist (or is not a file).")
-    try:
-        with warnings.catch_warnings():
-            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse those too.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                _check_size(path, image.size)
-                grey = image.convert("L")
-                if grey.size != SIZE:
-                    grey = grey.resize(SIZE, Image.Resampling.LANCZOS)
-                pixels = np.asarray(grey, dtype=np.uint8)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise DataError(f"{path} is too large to read safely ({_first_line(error)}).") from error
-    except (OSError, ValueError, SyntaxError, EOFError) as error:  # Pillow's ways to say "damaged"
-        raise DataError(f"{path} is not a readable image file (PNG, JPEG, ...): {_first_line(error)}.") from error
+    with open_image(path) as image:
+        _check_size(Path(path), image.size)
+        grey = image.convert("L")
+        if grey.size != SIZE:
+            grey = grey.resize(SIZE, Image.Resampling.LANCZOS)
+        pixels = np.asarray(grey, dtype=np.uint8)
     return 255 - pixels if pixels.mean() > 127 else pixels
 
 
@@ -56,7 +45,3 @@ def _check_size(path: Path, size: tuple[int, int]) -> None:
         raise DataError(f"{path} is {width}x{height} pixels, more than the {MAX_PIXELS:,} a digit image "
                         "may have; crop or shrink it.")
 
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
