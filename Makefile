@@ -15,12 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Two pytest workers (pytest-xdist): the suite is mostly Python-bound model building and
+# tracing, so two processes on two cores take about 3 minutes instead of 5.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 # Training to targets on the real data in ../shared/data (minutes to an hour).
 test-slow: install
-	MLKIT_DATA_DIR=$${MLKIT_DATA_DIR:-../shared/data} $(BIN)/python -m pytest -q -m slow
+	MLKIT_DATA_DIR=$${MLKIT_DATA_DIR:-../shared/data} $(BIN)/python -m pytest -q -p no:xdist -m slow
 
 docs: install
 	$(BIN)/python -m cli._docs > docs/cli.md

@@ -151,4 +151,4 @@ def report_files(paths: list[Path | str], quiet: bool = False) -> None:
     """Tell the user (on stderr) which files were written."""
     if not quiet:
         for path in paths:
-            stderr().print(f"wrote {path}", highlight=False)
+            stderr().print(f"wrote {path}", highlight=False, soft_wrap=True)  # a path is never broken
