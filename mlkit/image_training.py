@@ -45,6 +45,15 @@ class TrainingOptions:
     plot_dir: Path | None = None
     quiet: bool = False
 
+    def validate_counts(self) -> None:
+        """Refuse counts below 1 (epochs, batch size, subset) and a negative patience."""
+        for name in ("epochs", "batch_size", "subset"):
+            value = getattr(self, name, None)
+            if value is not None and value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}.")
+        if getattr(self, "patience", 0) < 0:
+            raise ConfigError(f"--patience must be 0 (off) or more, got {self.patience}.")
+
 
 def load_images(spec: str, data_dir=None, subset: int | None = None, seed: int = 0) -> Dataset:
     """The dataset with channels-last images (grey images get one channel), cut to `subset`."""

@@ -43,12 +43,9 @@ class AugmentConfig(TrainingOptions):
         """Refuse values no run can use (ConfigError, a usage error) before any work starts."""
         if self.arch not in ARCHITECTURES:
             raise ConfigError(f"--arch must be one of {', '.join(ARCHITECTURES)}, got {self.arch!r}.")
-        for name in ("epochs", "batch_size", "subset"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}.")
-        if self.preview < 0 or self.misclassified < 0 or self.patience < 0:
-            raise ConfigError("--preview, --misclassified and --patience must be 0 or more.")
+        self.validate_counts()
+        if self.preview < 0 or self.misclassified < 0:
+            raise ConfigError("--preview and --misclassified must be 0 or more.")
         if self.preview and not self.plot_dir:
             raise ConfigError("--preview writes a PNG grid; give --plot-dir to say where.")
         if self.model and self.resume:

@@ -37,12 +37,7 @@ class CifarConfig(TrainingOptions):
         """Refuse values no run can use (ConfigError, a usage error) before any work starts."""
         if self.arch not in ARCH_CHOICES:
             raise ConfigError(f"--arch must be one of {', '.join(ARCH_CHOICES)}, got {self.arch!r}.")
-        for name in ("epochs", "batch_size", "subset"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}.")
-        if self.patience < 0:
-            raise ConfigError(f"--patience must be 0 (off) or more, got {self.patience}.")
+        self.validate_counts()
         if self.dropout_rate is not None and not (math.isfinite(self.dropout_rate) and 0 <= self.dropout_rate < 1):
             raise ConfigError(f"--dropout must be at least 0 and below 1, got {self.dropout_rate}.")
         if self.resume and self.arch == "all":
