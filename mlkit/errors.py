@@ -9,6 +9,13 @@ class MlkitError(Exception):
         return " ".join(super().__str__().split())
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of another library's error message (its type when it has none), to quote
+    inside an MlkitError's one-line message."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 class DataError(MlkitError):
     """A dataset cannot be found, read or is not what was expected."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, first_line
 from .files import atomic_path
 
 # Pillow's 16-bit greyscale modes: converting them to RGB directly would clip every value
@@ -37,9 +37,9 @@ def open_image(path: str | os.PathLike) -> Iterator:
             with Image.open(path) as image:
                 yield image
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise DataError(f"{path} is too large to read safely ({_first_line(error)}).") from error
+        raise DataError(f"{path} is too large to read safely ({first_line(error)}).") from error
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as error:
-        raise DataError(f"{path} is not a readable image ({_first_line(error)}); "
+        raise DataError(f"{path} is not a readable image ({first_line(error)}); "
                         "give a PNG, JPEG or other image file.") from error
 
 
@@ -81,7 +81,3 @@ def save_png(pixels: np.ndarray, path: str | os.PathLike) -> Path:
         Image.fromarray(pixels).save(temp, format="PNG")
     return Path(path)
 
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

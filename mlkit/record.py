@@ -16,9 +16,6 @@ from .results import to_jsonable
 
 SCHEMA = "mlkit.result/1"
 
-# Headline numbers under one name in every command (docs/json.md says what each means).
-SHARED_METRICS = ("train_accuracy", "val_accuracy", "test_accuracy", "loss", "exact_match", "mae",
-                  "seconds", "wall_seconds", "images_per_second")
 FILE_KINDS = ("model", "plot", "dataset", "index", "record", "image", "graph", "folder")
 
 

@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ModelError
+from .errors import ModelError, first_line
 from .files import atomic_path
 
 MODEL_SUFFIXES = (".keras", ".h5")
@@ -321,10 +321,10 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None):
     try:
         return keras.saving.load_model(path, custom_objects=custom_objects, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        if isinstance(error, FileNotFoundError) or "not found" in first_line.lower():
-            first_line = "not a complete .keras file (truncated or damaged?)"
-        raise ModelError(f"cannot load model {path}: {first_line}") from error
+        reason = first_line(error)
+        if isinstance(error, FileNotFoundError) or "not found" in reason.lower():
+            reason = "not a complete .keras file (truncated or damaged?)"
+        raise ModelError(f"cannot load model {path}: {reason}") from error
 
 
 class TrainTimer:

@@ -8,7 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, first_line
 from ..files import atomic_path, check_input_file
 from .budget import check_declared_size
 from .checks import check_names_match_labels
@@ -67,7 +67,7 @@ def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
             attrs = {key: _decode(value) for key, value in handle.attrs.items()}
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as error:
         raise DataError(f"{path} is not a readable HDF5 file (truncated or damaged?): "
-                        f"{_first_line(error)}.") from error
+                        f"{first_line(error)}.") from error
     if "sha256" not in attrs:
         raise DataError(f"{path} has no sha256 attribute; it was not written by mlkit.")
     if checksum(arrays) != attrs["sha256"]:
@@ -89,10 +89,6 @@ def _check_declared_arrays(path: Path, datasets: dict[str, h5py.Dataset]) -> Non
         largest = datasets[max(sizes, key=sizes.get)]
         check_declared_size(path, sum(sizes.values()), f"its arrays (the largest, {largest.name.lstrip('/')}, "
                                                        f"of shape {largest.shape} and dtype {largest.dtype})")
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def _decode(value):

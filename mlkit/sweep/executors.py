@@ -8,7 +8,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 
-from ..errors import ConfigError, MlkitError
+from ..errors import ConfigError, MlkitError, first_line
 
 EXECUTORS = ("local", "ray")
 
@@ -132,7 +132,7 @@ def _start_ray(ray, address: str | None, num_cpus: int) -> None:
             ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="warning")
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        raise ConfigError(f"cannot start or reach {where}: {str(error).splitlines()[0]}; "
+        raise ConfigError(f"cannot start or reach {where}: {first_line(error)}; "
                           "check --address (e.g. ray://head:10001) or run `ray start --head`.") from error
 
 
