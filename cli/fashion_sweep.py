@@ -6,10 +6,10 @@ from typing import Annotated
 import typer
 from rich import box
 
-from mlkit.experiments.fashion_sweep import MAX_JOBS, METRICS, FashionSweepConfig
+from mlkit.experiments.fashion_sweep import MAX_JOBS, METRICS, RECIPES, VAL_SPLITS, FashionSweepConfig
 
-from ._options import (DataDirOption, EpochsOption, ExpectOption, JsonOption, PatienceOption, PlotDirOption,
-                       QuietOption, SaveOption, SeedOption, comma_list, finite)
+from ._options import (DataDirOption, EpochsOption, ExpectOption, JsonOption, PlotDirOption, QuietOption,
+                       SaveOption, SeedOption, comma_list, finite)
 from ._output import expectations, finish, make_table, print_tables
 
 DEFAULTS = FashionSweepConfig()  # the defaults live in the config dataclass
@@ -24,9 +24,11 @@ def fashion_sweep(
     learning_rates: Annotated[str, typer.Option("--learning-rates", help="Comma-separated Adam learning rates.")] = ",".join(map(str, DEFAULTS.learning_rates)),
     arch: Annotated[str, typer.Option("--arch", help="mlp (the seed's Dense 128) or cnn.")] = DEFAULTS.arch,
     epochs: EpochsOption = DEFAULTS.epochs,
-    patience: PatienceOption = DEFAULTS.patience,
-    lr_patience: Annotated[int, typer.Option("--lr-patience", min=0, help="Halve the learning rate after this many epochs without a lower val loss; 0 keeps it constant (as the seed).")] = DEFAULTS.lr_patience,
-    val_fraction: Annotated[float, typer.Option("--val-fraction", parser=finite(0, 1, low_open=True, high_open=True), help="Share of each class held out for validation.")] = DEFAULTS.val_fraction,
+    recipe: Annotated[str, typer.Option("--recipe", help="default (early stopping, rate halving, stratified split) or seed (seed 003 as it ran: every epoch at a constant rate, the last 30% of the training file as validation data, last-epoch figures). Options given explicitly override the recipe.")] = "default",
+    patience: Annotated[int | None, typer.Option("--patience", min=0, help=f"Stop after this many epochs without a lower val loss; 0 = off (train every epoch, report the last). Default: {RECIPES['default']['patience']}, seed recipe 0.")] = None,
+    lr_patience: Annotated[int | None, typer.Option("--lr-patience", min=0, help=f"Halve the learning rate after this many epochs without a lower val loss; 0 keeps it constant (as the seed). Default: {RECIPES['default']['lr_patience']}, seed recipe 0.")] = None,
+    val_fraction: Annotated[float, typer.Option("--val-fraction", parser=finite(0, 1, low_open=True, high_open=True), help="Share of the training set held out for validation.")] = DEFAULTS.val_fraction,
+    val_split: Annotated[str | None, typer.Option("--val-split", help=f"How validation images are chosen: {' or '.join(VAL_SPLITS)} (the last share of the training file, Keras' validation_split). Default: stratified, seed recipe last.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=MAX_JOBS, help="Runs at the same time, each in its own process.")] = DEFAULTS.jobs,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="TensorFlow threads per run (default: cores / jobs).")] = None,
     executor: Annotated[str, typer.Option("--executor", help="local (processes on this machine) or ray.")] = DEFAULTS.executor,
@@ -41,9 +43,9 @@ def fashion_sweep(
     json: JsonOption = False,
     quiet: QuietOption = False,
 ):
-    """Class histogram, stratified split, then one run per (learning rate, batch size).
+    """Class histogram, validation split, then one run per (learning rate, batch size).
 
-    Each run stops once its validation loss has not improved for --patience epochs and keeps its best epoch's weights; --patience 0 trains every epoch and reports the last one, as the seed did (with --lr-patience 0, the seed's constant rate). The best run has the highest validation accuracy: the metrics are its figures, and --save writes its model (it takes the dataset's 0-255 images).
+    Each run stops once its validation loss has not improved for --patience epochs and keeps its best epoch's weights; --patience 0 trains every epoch and reports the last one, as the seed did (with --lr-patience 0, the seed's constant rate). --recipe seed is the seed's whole setup (add --epochs 15 --batch-sizes 16 for its part 2f). The best run has the highest validation accuracy: the metrics are its figures, and --save writes its model (it takes the dataset's 0-255 images).
 
     Runs go in parallel with --jobs (separate processes, each with a fixed thread budget) or as Ray tasks with --executor ray. With --out, finished runs are kept and a repeated or interrupted sweep reuses them (each checked against its model file first).
 
@@ -51,10 +53,11 @@ def fashion_sweep(
     """
     from mlkit.experiments.fashion_sweep import run
 
-    config = FashionSweepConfig(
-        data=data, data_dir=data_dir, arch=arch, batch_sizes=comma_list(batch_sizes, int, "--batch-sizes"),
+    config = FashionSweepConfig.from_recipe(
+        recipe, data=data, data_dir=data_dir, arch=arch, batch_sizes=comma_list(batch_sizes, int, "--batch-sizes"),
         learning_rates=comma_list(learning_rates, float, "--learning-rates"), epochs=epochs,
-        patience=patience, lr_patience=lr_patience, val_fraction=val_fraction, seed=seed, jobs=jobs, threads=threads,
+        patience=patience, lr_patience=lr_patience, val_fraction=val_fraction, val_split=val_split, seed=seed,
+        jobs=jobs, threads=threads,
         executor=executor, address=address, out=out, plot_dir=plot_dir, save=save, quiet=quiet)
     targets = expectations(expect, METRICS)
     result = run(config)

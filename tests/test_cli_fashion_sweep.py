@@ -168,3 +168,15 @@ def test_real_fashion_mnist_cnn_reaches_092(mlkit):
     result = mlkit.json("fashion-sweep", "--data-dir", SHARED_DATA, "--arch", "cnn", "--batch-sizes", "64",
                         "--epochs", "30", "--quiet")
     assert result["metrics"]["test_accuracy"] >= 0.92
+
+
+def test_seed_recipe_trains_every_epoch_on_the_files_first_70_percent_and_reports_the_last(mlkit, banded_file):
+    result = mlkit.json("fashion-sweep", "--data", banded_file, "--batch-sizes", "16", "--epochs", "2",
+                        "--recipe", "seed", "--quiet")
+    config, run = result["config"], result["runs"][0]
+    assert config["recipe"] == "seed" and config["val_split"] == "last"
+    assert (config["patience"], config["lr_patience"], config["early_stopping"]) == (0, 0, False)
+    assert run["epochs_trained"] == run["epoch"] == 2 and run["val_accuracy"] == run["history"]["val_accuracy"][-1]
+    assert result["data"]["fit_images"] == 140 and result["data"]["val_images"] == 60
+    bad = mlkit("fashion-sweep", "--data", banded_file, "--recipe", "keras2")
+    assert bad.exit_code == 2 and bad.stderr.count("Error:") == 1 and "--recipe" in bad.stderr

@@ -214,3 +214,22 @@ def test_images_the_networks_cannot_take_are_data_errors(tmp_path):
                      np.zeros((10, 8, 8, 3), np.uint8), np.arange(10), CLASS_NAMES)
     with pytest.raises(DataError, match="grey images"):
         run(quick_config(save_dataset(colour, tmp_path / "colour.h5"), tmp_path))
+
+
+def test_the_last_split_holds_out_the_tail_of_the_training_file_as_keras_validation_split():
+    dataset = make_banded(train=200)
+    x_fit, y_fit, x_val, y_val = split_train_val(dataset, 0.3, seed=1, how="last")
+    assert np.array_equal(x_fit, dataset.x_train[:140]) and np.array_equal(y_val, dataset.y_train[140:])
+    assert split_train_val(dataset, 0.3, seed=2, how="last")[3].tolist() == y_val.tolist()  # no draw
+
+
+def test_the_seed_recipe_sets_the_seeds_schedule_and_split_unless_an_option_overrides_it():
+    seed = FashionSweepConfig.from_recipe("seed", epochs=15, patience=None)
+    assert (seed.patience, seed.lr_patience, seed.val_split, seed.epochs) == (0, 0, "last", 15)
+    assert FashionSweepConfig.from_recipe("seed", patience=3).patience == 3
+    default = FashionSweepConfig.from_recipe()
+    assert (default.patience, default.lr_patience, default.val_split) == (5, 2, "stratified")
+    with pytest.raises(ConfigError, match="--recipe"):
+        FashionSweepConfig.from_recipe("keras2")
+    with pytest.raises(ConfigError, match="--val-split"):
+        FashionSweepConfig(val_split="random").check()

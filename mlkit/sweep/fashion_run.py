@@ -28,14 +28,22 @@ HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 _SPLITS: dict[tuple, tuple] = {}
 
 
-def split_train_val(dataset, val_fraction: float, seed: int) -> tuple[np.ndarray, ...]:
-    """Split the training set per class into fit and validation parts (sklearn, stratified).
+def split_train_val(dataset, val_fraction: float, seed: int, how: str = "stratified") -> tuple[np.ndarray, ...]:
+    """Split the training set into fit and validation parts.
+
+    "stratified" holds out `val_fraction` of each class, drawn with `seed` (sklearn); "last" holds
+    out the last `val_fraction` of the training file in its order, as Keras' `validation_split`
+    did for seed 003 (docs/seeds.md).
 
     Returns:
         (x_fit, y_fit, x_val, y_val).
     Raises:
         DataError: too few images per class for the fraction asked.
     """
+    if how == "last":
+        split_at = math.ceil(len(dataset.y_train) * (1 - val_fraction))  # Keras' rounding
+        x, y = dataset.x_train, dataset.y_train
+        return x[:split_at], y[:split_at], x[split_at:], y[split_at:]
     from sklearn.model_selection import train_test_split
 
     try:
@@ -49,7 +57,7 @@ def split_train_val(dataset, val_fraction: float, seed: int) -> tuple[np.ndarray
 
 
 def _split_key(task: dict) -> tuple:
-    return task["data"], task["data_dir"], task["val_fraction"], task["seed"]
+    return task["data"], task["data_dir"], task["val_fraction"], task["val_split"], task["seed"]
 
 
 def prime_split(task: dict | None, dataset, split: tuple) -> None:
@@ -63,7 +71,7 @@ def _load_split(task: dict) -> tuple:
     key = _split_key(task)
     if key not in _SPLITS:
         dataset = load_data(task["data"], task["data_dir"])
-        split = split_train_val(dataset, task["val_fraction"], task["seed"])
+        split = split_train_val(dataset, task["val_fraction"], task["seed"], task["val_split"])
         _SPLITS.clear()  # one dataset in memory per worker is enough
         _SPLITS[key] = (*split, dataset.x_test, dataset.y_test, list(dataset.class_names))
     return _SPLITS[key]
