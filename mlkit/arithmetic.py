@@ -67,13 +67,15 @@ class Task:
         return {"add": np.add, "sub": np.subtract, "mul": np.multiply}[self.op](a, b)
 
     @classmethod
-    def from_tokens(cls, tokens: list[str], question_length: int) -> "Task":
-        """Recover the task from a saved model's vocabulary and question length."""
+    def from_tokens(cls, tokens: list[str], digits: int) -> "Task":
+        """The task of a saved model's vocabulary (which holds the operator), with `digits`."""
         symbols = [token for token in tokens if token in OPERATORS.values()]
         if len(symbols) != 1:
             raise ConfigError(f"vocabulary {tokens} holds no single operator.")
-        op = next(name for name, symbol in OPERATORS.items() if symbol == symbols[0])
-        return cls(op, (question_length - 1) // 2)
+        task = cls(next(name for name, symbol in OPERATORS.items() if symbol == symbols[0]), digits)
+        if task.tokens != list(tokens):
+            raise ConfigError(f"vocabulary {tokens} is not that of {task.op} questions ({task.tokens}).")
+        return task
 
 
 def make_operands(task: Task, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -132,18 +134,32 @@ def _random_numbers(rng: np.random.Generator, digits: int, count: int) -> np.nda
     return rng.integers(0, 10 ** lengths)
 
 
-def format_questions(task: Task, a: np.ndarray, b: np.ndarray) -> list[str]:
-    return [f"{x}{task.symbol}{y}" for x, y in zip(a.tolist(), b.tolist())]
+def format_questions(task: Task, a: np.ndarray, b: np.ndarray, padded: bool = False) -> list[str]:
+    """Questions as written ("7-980"), or with each operand zero-padded to `task.digits`
+    ("007-980": every digit at a fixed position, which a transformer's position embedding uses)."""
+    width = task.digits if padded else 0
+    return [f"{x:0{width}d}{task.symbol}{y:0{width}d}" for x, y in zip(a.tolist(), b.tolist())]
 
 
-def encode_questions(task: Task, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def encode_questions(task: Task, a: np.ndarray, b: np.ndarray, padded: bool = False) -> np.ndarray:
     """Token ids (count, question_length) of "a<op>b", left-aligned and zero-padded."""
-    return encode_strings(task, format_questions(task, a, b), task.question_length)
+    return encode_strings(task, format_questions(task, a, b, padded), task.question_length)
 
 
-def encode_answers(task: Task, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Token ids (count, answer_length) of the true results, left-aligned and zero-padded."""
-    return encode_strings(task, [str(v) for v in task.apply(a, b).tolist()], task.answer_length)
+def encode_answers(task: Task, a: np.ndarray, b: np.ndarray, order: str = "msb", blocks: int = 1) -> np.ndarray:
+    """Token ids (count, blocks * answer_length) of the true results, each left-aligned and zero-padded.
+
+    order "lsb" writes each number least-significant digit first ("-973" as "379-"), the order
+    in which carries are worked out. blocks > 1 (multiplication) writes the products of a with
+    the last 1, 2, ... digits of b first, so each number is the one before plus a times one digit.
+    """
+    values = [a * (b % 10 ** (block + 1)) for block in range(blocks - 1)] + [task.apply(a, b)]
+    encoded = []
+    for numbers in values:
+        strings = [str(v) for v in numbers.tolist()]
+        encoded.append(encode_strings(task, [s[::-1] for s in strings] if order == "lsb" else strings,
+                                      task.answer_length))
+    return np.concatenate(encoded, axis=1)
 
 
 def encode_strings(task: Task, strings: list[str], length: int) -> np.ndarray:
@@ -157,10 +173,25 @@ def encode_strings(task: Task, strings: list[str], length: int) -> np.ndarray:
     return table[padded]
 
 
-def decode(task: Task, ids: np.ndarray) -> list[str]:
-    """Token ids (count, length) back to strings; padding and unknown tokens vanish."""
+def decode(task: Task, ids: np.ndarray, order: str = "msb") -> list[str]:
+    """Token ids (count, length) back to strings in the usual order; padding and unknown tokens vanish.
+
+    order: the order the ids are written in ("lsb": least-significant digit first).
+    """
     lookup = np.array([token if len(token) == 1 else "" for token in task.tokens], dtype=object)
-    return ["".join(row) for row in lookup[ids]]
+    strings = ["".join(row) for row in lookup[ids]]
+    return [s[::-1] for s in strings] if order == "lsb" else strings
+
+
+def held_out_pairs(a: np.ndarray, b: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """A mask of the questions to hold out: `fraction` of the unordered pairs {a, b}, all of
+    their questions, so a held-out a*b (or a-b) is never trained on as b*a (or b-a) either."""
+    pairs = np.minimum(a, b).astype(np.int64) << 32 | np.maximum(a, b).astype(np.int64)
+    unique = np.unique(pairs)
+    count = max(1, round(len(unique) * fraction))
+    if count >= len(unique):
+        raise ConfigError(f"only {len(unique)} different operand pairs: too few to hold out a validation set.")
+    return np.isin(pairs, rng.permutation(unique)[:count])
 
 
 def parse_expression(task: Task, text: str) -> tuple[int, int]:

@@ -12,8 +12,8 @@ from cli.main import app
 from mlkit.experiments.seq2seq import METRICS
 from tests.conftest import ROOT, Invoker, validate_envelope
 
-TINY = ("--op", "sub", "--digits", "2", "--train-size", "300", "--units", "16", "--epochs", "1",
-        "--no-jit", "--seed", "3")
+TINY = ("--op", "sub", "--digits", "2", "--train-size", "300", "--d-model", "16", "--heads", "2", "--layers", "1",
+        "--epochs", "1", "--no-jit", "--seed", "3")
 TIMINGS = ("seconds", "wall_seconds", "images_per_second")
 
 
@@ -33,12 +33,14 @@ def test_training_json_and_progress(trained):
     assert (document["command"], document["seed"]) == ("seq2seq", 3)
     assert set(document["metrics"]) == set(METRICS)
     config, metrics, data = document["config"], document["metrics"], document["data"]
-    assert (config["op"], config["digits"], config["units"], config["selection_split"]) == ("sub", 2, 16, "val")
-    assert (data["train"], data["validation"]) == (270, 30) and len(data["fingerprint"]) == 64
+    assert (config["op"], config["digits"], config["d_model"], config["selection_split"]) == ("sub", 2, 16, "val")
+    assert (config["arch"], config["answer_order"], config["recipe"]) == ("transformer", "lsb", "default")
+    assert "units" not in config and "cell" not in config  # the RNN's settings: nothing read them
+    assert data["train"] + data["validation"] == 300 and len(data["fingerprint"]) == 64
     assert document["history"]["epochs"]["val_exact_match"] == [metrics["exact_match"]]
     assert 0 <= metrics["exact_match"] <= metrics["val_accuracy"] <= 1
     assert metrics["best_epoch"] == 1 and metrics["seconds_to_target"] is None
-    assert metrics["images_per_second"] == pytest.approx(270 / metrics["seconds"])
+    assert metrics["images_per_second"] == pytest.approx(data["train"] / metrics["seconds"])
     assert document["files"] == [{"path": str(model), "kind": "model"}] and model.is_file()
     assert "seq2seq sub epoch 1/1" in stderr and stderr.count(" Q ") == 2
 
@@ -74,8 +76,9 @@ def test_seed_repeats_the_run_and_another_seed_changes_it(mlkit, trained, tmp_pa
 
 def test_target_stops_training_at_the_first_epoch_reaching_it(mlkit):
     # One-digit products (a fifth of them are 0): exact match rises above 0 within a few epochs.
-    easy = ("--op", "mul", "--digits", "1", "--train-size", "55", "--val-fraction", "0.5", "--units", "16",
-            "--batch-size", "4", "--learning-rate", "0.05", "--epochs", "4", "--no-jit", "--seed", "4", "--quiet")
+    easy = ("--op", "mul", "--digits", "1", "--train-size", "55", "--val-fraction", "0.5", "--arch", "rnn",
+            "--units", "16", "--batch-size", "4", "--learning-rate", "0.05", "--epochs", "4", "--no-jit", "--seed", "4",
+            "--quiet")
     curve = mlkit.json("seq2seq", *easy)["history"]["epochs"]["val_exact_match"]
     peak = max(curve)
     assert peak > 0, curve
@@ -173,7 +176,9 @@ def test_predict_refuses_a_model_it_did_not_save(mlkit, tmp_path):
     ("--batch-size", "0"), ("--val-fraction", "1.5"), ("--val-fraction", "nan"), ("--lr-decay", "0"),
     ("--lr-decay", "inf"), ("--learning-rate", "nan"), ("--lr", "-1"), ("--target", "0"), ("--target", "1.5"),
     ("--target", "nan"), ("--samples", "-1"), ("--seed", "x"), ("--seed", "-1"), ("--seed", str(2**32)),
-    ("--op", "div"), ("--save", "model.h5"),
+    ("--op", "div"), ("--save", "model.h5"), ("--arch", "cnn"), ("--answer-order", "x"), ("--d-model", "30"),
+    ("--heads", "0"), ("--recipe", "seed", "--arch", "rnn"), ("--recipe", "seed", "--target", "0.9"),
+    ("--recipe", "seed", "--lr-decay", "0.9"), ("--recipe", "nope"),
     ("--expect", "exact_match>>1"), ("--expect", "nosuch>=1"),
 ])
 def test_usage_errors_exit_2_with_one_error_line_before_training(mlkit, args):

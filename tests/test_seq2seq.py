@@ -6,11 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlkit.arithmetic import (Task, decode, encode_answers, encode_questions, format_questions,
+from mlkit.arithmetic import (Task, decode, encode_answers, encode_questions, format_questions, held_out_pairs,
                               make_operands, parse_expression)
 from mlkit.errors import ConfigError, MlkitError, ModelError
 from mlkit.exact_match import ExactMatchScorer
-from mlkit.experiments.seq2seq import MAX_TRAIN_SIZE, METRICS, Seq2SeqConfig, predict, run
+from mlkit.experiments.seq2seq import MAX_TRAIN_SIZE, METRICS, Seq2SeqConfig, make_split, run, seq2seq_config
+from mlkit.experiments.seq2seq_predict import predict
+from mlkit.models.seq2seq import Seq2SeqSpec
 
 
 def test_task_lengths_vocabulary_and_capacity():
@@ -18,7 +20,7 @@ def test_task_lengths_vocabulary_and_capacity():
     assert (sub.question_length, sub.answer_length, mul.answer_length) == (7, 4, 4)
     assert sub.tokens == ["", "[UNK]", *"0123456789", "-"]
     assert Task("add", 2).capacity == 100 * 101 // 2 and sub.capacity == 1000 * 1000
-    assert Task.from_tokens(sub.tokens, 7) == sub
+    assert Task.from_tokens(sub.tokens, 3) == sub and Task.from_tokens(mul.tokens, 2) == mul
     with pytest.raises(ConfigError, match="unknown operation"):
         Task("div", 3)
 
@@ -62,6 +64,26 @@ def test_encoding_round_trips_and_pads_with_zero():
     assert x[0].tolist() == [9, 12, 11, 10, 2, 0, 0]  # "7-980" then padding
     assert decode(task, x) == ["7-980", "123-45", "5-5"]
     assert decode(task, y) == ["-973", "78", "0"]
+    assert decode(task, encode_questions(task, a, b, padded=True)) == ["007-980", "123-045", "005-005"]
+    lsb = encode_answers(task, a, b, order="lsb")
+    assert decode(task, lsb) == ["379-", "87", "0"] and decode(task, lsb, order="lsb") == ["-973", "78", "0"]
+
+
+def test_held_out_pairs_never_reach_training_in_either_order():
+    task = Task("mul", 2)
+    config = Seq2SeqConfig(op="mul", digits=2, train_size=10**6, val_fraction=0.1)
+    split = make_split(config)
+
+    def pairs(ids):
+        return {tuple(sorted(map(int, q.split("*")))) for q in decode(task, ids[:, :task.question_length])}
+
+    train, held = pairs(split.x_train), pairs(split.x_val)
+    assert not train & held and len(train | held) == task.capacity == 5050
+    assert split.held_out_pairs == len(held) == 505  # a tenth of the unordered pairs
+    assert len(split.x_train) == 2 * (5050 - 505) - (100 - len({p for p in held if p[0] == p[1]}))  # both orders
+    a, b = np.array([1, 2, 3, 4] * 50), np.array([2, 1, 4, 3] * 50)
+    mask = held_out_pairs(a, b, 0.5, np.random.default_rng(0))
+    assert mask[0] == mask[1] and mask[2] == mask[3] and mask[0] != mask[2]
 
 
 def test_parse_expression_names_the_problem():
@@ -92,6 +114,9 @@ def test_a_line_longer_than_pythons_integer_digit_limit_is_refused_in_a_short_me
     ({"target_exact_match": 0.0}, "--target must be in \\(0, 1\\]"),
     ({"learning_rate": float("nan")}, "--learning-rate must be a positive finite number"),
     ({"save": Path("model.h5")}, "must end in .keras"),
+    ({"arch": "cnn"}, "--arch must be one of transformer, rnn"),
+    ({"answer_order": "mid"}, "--answer-order must be one of lsb, msb"),
+    ({"d_model": 30, "heads": 4}, "--d-model 30 must be a multiple of --heads 4"),
 ])
 def test_config_refuses_values_out_of_range(settings, message):
     with pytest.raises(ConfigError, match=message):
@@ -105,23 +130,40 @@ def test_save_into_a_missing_folder_fails_before_any_training(tmp_path):
     assert time.perf_counter() - started < 1
 
 
-def test_string_model_matches_core_and_carries_its_spec(tmp_path):
-    from mlkit.models.seq2seq import build_seq2seq, build_string_model, read_spec
+@pytest.mark.parametrize("spec, settings", [
+    (Seq2SeqSpec(Task("mul", 2), "rnn", "msb", reverse=False), {"cell": "lstm", "units": 8}),
+    (Seq2SeqSpec(Task("sub", 2), "rnn", "lsb", reverse=True), {"cell": "gru", "units": 8, "embedding_dim": None}),
+    (Seq2SeqSpec(Task("mul", 2), "transformer", "lsb"), {"d_model": 8, "layers": 1, "heads": 2}),
+])
+def test_string_model_matches_core_and_carries_its_spec(tmp_path, spec, settings):
+    from mlkit.models.seq2seq import build_core, build_string_model, read_spec
     from mlkit.training import load_model, save_model
 
-    task = Task("mul", 2)
-    core = build_seq2seq(task, cell="lstm", units=8, reverse=False)
-    a, b = make_operands(task, 20, seed=0)
-    strings = np.array(format_questions(task, a, b), dtype=object)
-    loaded = load_model(save_model(build_string_model(core, task), tmp_path / "m.keras"))
-    np.testing.assert_allclose(loaded.predict(strings, verbose=0),
-                               core.predict(encode_questions(task, a, b), verbose=0), atol=1e-6)
-    spec = read_spec(loaded)
-    assert (spec.task, spec.reverse) == (task, False)
+    core = build_core(spec, settings)
+    a, b = make_operands(spec.task, 20, seed=0)
+    strings = np.array(format_questions(spec.task, a, b, padded=spec.padded), dtype=object)
+    loaded = load_model(save_model(build_string_model(core, spec), tmp_path / "m.keras"))
+    ids = encode_questions(spec.task, a, b, padded=spec.padded)
+    if spec.arch == "transformer":  # the string model's output is the first answer step
+        ids = np.pad(ids, ((0, 0), (0, spec.input_length - ids.shape[1])))
+    np.testing.assert_allclose(loaded.predict(strings, verbose=0), core.predict(ids, verbose=0), atol=1e-5)
+    assert read_spec(loaded) == spec
     with pytest.raises(ModelError, match="not saved by"):
         read_spec(core)
-    with pytest.raises(ModelError, match="unknown cell"):
-        build_seq2seq(task, cell="transformer")
+
+
+def test_greedy_decoding_is_what_the_model_predicts_given_its_own_answers():
+    from mlkit.models.transformer import build_transformer, greedy_answers, teacher_forced
+
+    task = Task("add", 2)
+    core = build_transformer(task, task.answer_length, d_model=8, layers=1, heads=2)
+    a, b = make_operands(task, 50, seed=0)
+    questions = encode_questions(task, a, b, padded=True)
+    answers = greedy_answers(core, task, questions, task.answer_length)
+    # Fed its own answer, the model predicts it again at every position: the causal mask keeps
+    # each step blind to the positions not written yet.
+    again = core.predict(teacher_forced(task, questions, answers), verbose=0).argmax(axis=-1)
+    np.testing.assert_array_equal(again, answers)
 
 
 class FixedModel:
@@ -152,7 +194,7 @@ def one_wrong_answer_in_four():
 def test_exact_match_counts_whole_answers_and_per_character_counts_characters():
     task, y, guessed, model = one_wrong_answer_in_four()
     a, b = np.array([1, 20, 300, 4]), np.array([2, 30, 400, 5])
-    scorer = ExactMatchScorer(task, encode_questions(task, a, b), y, format_questions(task, a, b))
+    scorer = ExactMatchScorer(Seq2SeqSpec(task), encode_questions(task, a, b), y, format_questions(task, a, b))
     scores, predicted = scorer.score(model)
     assert scores["val_exact_match"] == 0.75 and scores["val_accuracy"] == 15 / 16
     assert decode(task, predicted) == ["4", "50", "700", "9"]
@@ -161,7 +203,7 @@ def test_exact_match_counts_whole_answers_and_per_character_counts_characters():
 @pytest.mark.parametrize("target, reached", [(0.75, True), (0.76, False), (None, False)])
 def test_scorer_stops_training_once_the_target_is_reached(target, reached):
     task, y, guessed, model = one_wrong_answer_in_four()
-    scorer = ExactMatchScorer(task, y, y, ["q"] * 4, target=target)
+    scorer = ExactMatchScorer(Seq2SeqSpec(task), y, y, ["q"] * 4, target=target)
     callback = scorer.callback()
     callback.set_model(model)
     logs = {}
@@ -170,12 +212,15 @@ def test_scorer_stops_training_once_the_target_is_reached(target, reached):
     assert scorer.reached_target is reached and model.stop_training is reached
 
 
-def test_run_two_epochs_then_predict(tmp_path, capsys):
-    config = Seq2SeqConfig(op="sub", digits=2, train_size=400, units=16, epochs=2, batch_size=64,
-                           jit_compile=False, samples=3, save=tmp_path / "sub.keras", plot_dir=tmp_path)
+@pytest.mark.parametrize("arch, settings", [("rnn", {"units": 16}),
+                                            ("transformer", {"d_model": 16, "heads": 2, "layers": 1})])
+def test_run_two_epochs_then_predict(tmp_path, capsys, arch, settings):
+    config = seq2seq_config(op="sub", digits=2, train_size=400, arch=arch, epochs=2, batch_size=64, jit_compile=False,
+                            samples=3, save=tmp_path / "sub.keras", plot_dir=tmp_path, **settings)
     result = run(config)
     record = result.record()
-    assert (record.data["train"], record.data["validation"], result.outcome.epochs_run) == (360, 40, 2)
+    assert record.data["train"] + record.data["validation"] == 400 and result.outcome.epochs_run == 2
+    assert 30 < record.data["validation"] < 50 and record.config["answer_order"] == config.answer_order
     history = result.outcome.history.epochs
     assert set(history) >= {"accuracy", "loss", "val_accuracy", "val_exact_match", "val_loss"}
     metrics = record.metrics
@@ -184,7 +229,7 @@ def test_run_two_epochs_then_predict(tmp_path, capsys):
     assert metrics["exact_match"] == max(history["val_exact_match"]) == history["val_exact_match"][best]
     assert metrics["exact_match"] <= metrics["val_accuracy"] == history["val_accuracy"][best]
     assert metrics["train_accuracy"] == history["accuracy"][best] and metrics["loss"] == history["val_loss"][best]
-    assert metrics["images_per_second"] == pytest.approx(2 * 360 / metrics["seconds"])
+    assert metrics["images_per_second"] == pytest.approx(2 * record.data["train"] / metrics["seconds"])
     assert 0 < metrics["seconds"] < sum(result.outcome.epoch_seconds) <= metrics["wall_seconds"]
     assert [(Path(f["path"]).name, f["kind"]) for f in record.files] == [
         ("sub.keras", "model"), ("seq2seq_sub_accuracy.png", "plot")]
@@ -195,6 +240,36 @@ def test_run_two_epochs_then_predict(tmp_path, capsys):
     assert all(x.correct == (x.prediction == str(x.truth)) for x in answers if x.error is None)
     assert answered.metrics() == {"exact_match": sum(x.correct is True for x in answers) / 2, "questions": 3,
                                   "answered": 2, "errors": 1}
+    assert (answered.spec.arch, answered.spec.answer_order) == (arch, config.answer_order)
+
+
+def test_scoring_and_predict_decode_the_same_answers(tmp_path):
+    """The exact match a run reports is the share predict gets right on the same questions."""
+    config = seq2seq_config(op="add", digits=1, train_size=55, val_fraction=0.3, d_model=16, heads=2, layers=1,
+                            epochs=3, batch_size=8, learning_rate=0.01, jit_compile=False, samples=0, quiet=True,
+                            save=tmp_path / "add.keras")
+    result = run(config)
+    answered = predict(tmp_path / "add.keras", result.split.val_questions)
+    assert answered.metrics()["exact_match"] == result.metrics()["exact_match"]
+
+
+def test_seed_recipe_is_seed_001s_setup_scored_at_the_last_epoch():
+    config = seq2seq_config("seed", op="sub", train_size=300, units=8, epochs=2, jit_compile=False, samples=0,
+                            quiet=True)
+    assert (config.arch, config.cell, config.one_hot, config.reverse, config.answer_order, config.keep) == \
+        ("rnn", "lstm", True, True, "msb", "last")
+    assert (config.batch_size, config.learning_rate, config.lr_decay, config.digits) == (128, 1e-3, 1.0, 3)
+    assert seq2seq_config("seed", op="sub").epochs == 39
+    result = run(config)
+    record = result.record()
+    history = result.outcome.history.epochs
+    assert record.metrics["exact_match"] == history["val_exact_match"][-1] and record.metrics["best_epoch"] is None
+    assert (record.data["train"], record.data["validation"]) == (270, 30)  # the last 10% drawn, as the seed did
+    assert (record.config["monitor"], record.config["selection_split"], record.config["one_hot"]) == \
+        (None, None, True)
+    assert "d_model" not in record.config and record.config["cell"] == "lstm"
+    with pytest.raises(ConfigError, match="--arch, --target: not used by --recipe seed"):
+        seq2seq_config("seed", arch="transformer", target_exact_match=0.9)
 
 
 @pytest.mark.slow

@@ -1,5 +1,5 @@
-"""`mlkit seq2seq`: train an RNN to do integer arithmetic on strings, scored by whole answers;
-`mlkit seq2seq predict`: answer questions with a saved model.
+"""`mlkit seq2seq`: teach a transformer or an RNN integer arithmetic on strings, scored by whole
+answers (`predict` is in seq2seq_predict.py).
 
 Training goes through `mlkit.training.fit`; the exact-match scorer (mlkit/exact_match.py) is a
 callback of its own, so scoring is not counted as training time (docs/architecture.md).
@@ -12,46 +12,73 @@ from pathlib import Path
 
 import numpy as np
 
-from ..arithmetic import MAX_DIGITS, Task, decode, encode_answers, encode_questions, format_questions, make_operands
+from ..arithmetic import (COMMUTATIVE, MAX_DIGITS, Task, encode_answers, encode_questions, format_questions,
+                          held_out_pairs, make_operands)
 from ..errors import ConfigError
 from ..exact_match import ExactMatchScorer
 from ..files import check_output_folder, check_output_path
+from ..models.seq2seq import ANSWER_ORDERS, ARCHS, CELLS, Seq2SeqSpec
 from ..record import Record, data_block, file_entry
 from ..training import FitOptions, FitOutcome, fit, save_model, set_seed
 
 METRICS = ("exact_match", "val_accuracy", "train_accuracy", "loss", "seconds", "wall_seconds",
            "images_per_second", "best_epoch", "seconds_to_target")
+RECIPES = ("default", "seed")
 
 # Upper limits of the size options: past them a run would not fit in memory or in a day on a CPU.
 MAX_TRAIN_SIZE = 1_000_000  # questions; token arrays of about 100 MB
 MAX_UNITS = 1024
 MAX_LAYERS = 8
+MAX_HEADS = 16
 MAX_BATCH_SIZE = 65_536
 MAX_EPOCHS = 1000
 MAX_SAMPLES = 1000
 MAX_SEED = 2**32 - 1  # NumPy's legacy seeding, which keras.utils.set_random_seed calls
 LIMITS = {"digits": (1, MAX_DIGITS), "train_size": (2, MAX_TRAIN_SIZE), "units": (1, MAX_UNITS),
-          "layers": (1, MAX_LAYERS), "batch_size": (1, MAX_BATCH_SIZE), "epochs": (1, MAX_EPOCHS),
-          "samples": (0, MAX_SAMPLES), "seed": (0, MAX_SEED)}
-OPTION_NAMES = {"units": "--units"}  # config field -> option, where the kebab-case name differs
+          "d_model": (1, MAX_UNITS), "heads": (1, MAX_HEADS), "layers": (1, MAX_LAYERS),
+          "batch_size": (1, MAX_BATCH_SIZE), "epochs": (1, MAX_EPOCHS), "samples": (0, MAX_SAMPLES),
+          "seed": (0, MAX_SEED)}
+OPTION_NAMES = {"units": "--units", "target_exact_match": "--target"}  # field -> option, where they differ
+
+# Settings that only one architecture reads: the record leaves out the other's.
+RNN_ONLY = ("cell", "units", "reverse", "one_hot", "lr_decay")
+TRANSFORMER_ONLY = ("d_model", "heads", "warmup_fraction")
+# The RNN's own defaults, where they differ from the transformer's (the dataclass defaults).
+RNN_DEFAULTS = {"answer_order": "msb", "layers": 1, "batch_size": 128, "learning_rate": 0.004, "epochs": 30}
+# Seed 001, problem 3 (the Keras addition example turned to subtraction): 50,000 questions,
+# 10% held out, the question reversed and one-hot, LSTM 128, RepeatVector decoder, batch 128,
+# Adam at Keras' default rate, 39 epochs (`for iteration in range(1, 40)`), the last epoch scored.
+SEED_RECIPE = {"arch": "rnn", "answer_order": "msb", "digits": 3, "train_size": 50000, "val_fraction": 0.1,
+               "reverse": True, "one_hot": True, "cell": "lstm", "units": 128, "layers": 1, "batch_size": 128,
+               "learning_rate": 1e-3, "lr_decay": 1.0, "epochs": 39, "keep": "last"}
+# Options that only shape mlkit's own setups; --recipe seed refuses them.
+DEFAULT_ONLY_OPTIONS = ("arch", "answer_order", "lr_decay", "d_model", "heads", "target_exact_match")
 
 
 @dataclass
 class Seq2SeqConfig:
-    """Every setting of one run; the CLI defaults come from here."""
+    """Every setting of one run; the CLI defaults come from here and from `seq2seq_config`."""
 
     op: str = "add"
     digits: int = 3
+    recipe: str = "default"
+    arch: str = "transformer"
+    answer_order: str = "lsb"
     train_size: int = 50000
     val_fraction: float = 0.1
     reverse: bool = True
+    one_hot: bool = False
     cell: str = "gru"
     units: int = 128
-    layers: int = 1
-    batch_size: int = 128
-    learning_rate: float = 0.004
-    lr_decay: float = 0.95  # per-epoch factor: 0.9 froze sub at 0.989 exact match, 0.95 reached 0.994
+    d_model: int = 64
+    heads: int = 4
+    layers: int = 2
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    lr_decay: float = 0.95  # per-epoch factor (RNN): 0.9 froze sub at 0.989 exact match, 0.95 reached 0.994
+    warmup_fraction: float = 0.05  # of the steps, before the cosine decay (transformer)
     epochs: int = 30
+    keep: str = "best"  # "best": the best epoch's weights, by validation exact match; "last"
     jit_compile: bool = True
     seed: int = 0
     samples: int = 10
@@ -67,8 +94,16 @@ class Seq2SeqConfig:
             if not low <= value <= high:
                 option = OPTION_NAMES.get(name, f"--{name.replace('_', '-')}")
                 raise ConfigError(f"{option} must be between {low:,} and {high:,}, not {value:,}.")
+        for name, allowed in (("recipe", RECIPES), ("arch", ARCHS), ("answer_order", ANSWER_ORDERS),
+                              ("cell", CELLS), ("keep", ("best", "last"))):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, "
+                                  f"not {getattr(self, name)!r}.")
+        if self.arch == "transformer" and self.d_model % self.heads:
+            raise ConfigError(f"--d-model {self.d_model} must be a multiple of --heads {self.heads}.")
         _check_fraction("--val-fraction", self.val_fraction, high_open=True)
         _check_fraction("--lr-decay", self.lr_decay)
+        _check_fraction("warmup fraction", self.warmup_fraction, high_open=True)
         if self.target_exact_match is not None:
             _check_fraction("--target", self.target_exact_match)
         if not np.isfinite(self.learning_rate) or self.learning_rate <= 0:
@@ -77,10 +112,19 @@ class Seq2SeqConfig:
             raise ConfigError(f"--save {self.save} must end in .keras (the format predict reads).")
         return Task(self.op, self.digits)
 
+    @property
+    def spec(self) -> Seq2SeqSpec:
+        return Seq2SeqSpec(Task(self.op, self.digits), self.arch, self.answer_order,
+                           self.reverse and self.arch == "rnn")
+
     def to_dict(self) -> dict:
-        """The effective settings for the record (the seed has its own place there)."""
-        settings = {key: value for key, value in asdict(self).items() if key not in ("seed", "quiet")}
-        return settings | {"monitor": "val_exact_match", "selection_split": "val"}
+        """The effective settings for the record (the seed has its own place there); the other
+        architecture's settings are left out, as nothing read them."""
+        unused = {"seed", "quiet", *(TRANSFORMER_ONLY if self.arch == "rnn" else RNN_ONLY)}
+        settings = {key: value for key, value in asdict(self).items() if key not in unused}
+        best = self.keep == "best"
+        return settings | {"monitor": "val_exact_match" if best else None, "selection_split": "val" if best else None,
+                           "epoch_figures": "best epoch (highest val_exact_match)" if best else "last epoch"}
 
 
 def _check_fraction(option: str, value: float, high_open: bool = False) -> None:
@@ -88,15 +132,50 @@ def _check_fraction(option: str, value: float, high_open: bool = False) -> None:
         raise ConfigError(f"{option} must be in (0, 1{')' if high_open else ']'}, not {value}.")
 
 
+def seq2seq_config(recipe: str = "default", **given) -> Seq2SeqConfig:
+    """A config from the options given (None: not given), the recipe's or architecture's values for the rest.
+
+    Raises:
+        ConfigError: --recipe seed with an option only mlkit's own setups read.
+    """
+    chosen = {name: value for name, value in given.items() if value is not None}
+    if recipe == "seed":
+        refused = [name for name in DEFAULT_ONLY_OPTIONS if name in chosen]
+        if refused:
+            names = ", ".join(OPTION_NAMES.get(name, "--" + name.replace("_", "-")) for name in refused)
+            raise ConfigError(f"{names}: not used by --recipe seed (seed 001's LSTM, trained for a fixed "
+                              f"number of epochs and scored at the last).")
+        chosen = SEED_RECIPE | chosen
+    elif chosen.get("arch") == "rnn":
+        chosen = RNN_DEFAULTS | chosen
+    else:
+        chosen = transformer_defaults(chosen.get("op", Seq2SeqConfig.op), chosen.get("digits", Seq2SeqConfig.digits)) \
+            | chosen
+    return Seq2SeqConfig(recipe=recipe, **chosen)
+
+
+def transformer_defaults(op: str, digits: int) -> dict:
+    """The transformer's epochs (and questions) for a task, sized so that on a 2-core CPU addition
+    and subtraction train in under a minute and multiplication runs in under ten."""
+    if op == "add":
+        return {"epochs": 4}  # a+b and b+a both train: twice the questions of sub per epoch
+    if op == "sub":
+        return {"epochs": 8}
+    if digits <= 2:
+        return {"epochs": 200}  # only 5,050 different products exist: each is seen many times
+    return {"epochs": 3, "train_size": 300_000, "val_fraction": 0.02}  # 6,000 held out: each is written 18 tokens long
+
+
 @dataclass
 class Split:
-    """Token ids of the training and validation questions and answers."""
+    """Token ids of the training and validation questions and answers (the model's own input)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
     val_questions: list[str]
+    held_out_pairs: int
 
     def __repr__(self) -> str:
         return f"Split(train={len(self.x_train)}, validation={len(self.x_val)})"
@@ -108,9 +187,46 @@ class Split:
         return checksum({"x_train": self.x_train, "y_train": self.y_train, "x_val": self.x_val, "y_val": self.y_val})
 
 
+def make_split(config: Seq2SeqConfig) -> Split:
+    """Questions held out as the config says, encoded for its model.
+
+    The default recipe holds out unordered pairs (never a*b in training and b*a in validation)
+    and trains on both orders of each training pair of + and *; the seed recipe holds out the
+    last 10% of the questions drawn, as seed 001 did.
+    """
+    spec, task = config.spec, config.spec.task
+    a, b = make_operands(task, config.train_size, config.seed)
+    if config.recipe == "seed":
+        val = np.arange(len(a)) >= len(a) - max(1, round(len(a) * config.val_fraction))
+        if val.all():
+            raise ConfigError(f"only {len(a)} questions: too few to hold out a validation set.")
+    else:
+        val = held_out_pairs(a, b, config.val_fraction, np.random.default_rng([config.seed, 1]))
+    train_a, train_b = a[~val], b[~val]
+    if config.recipe != "seed" and task.op in COMMUTATIVE:
+        mirrored = train_a != train_b
+        train_a, train_b = np.concatenate([train_a, train_b[mirrored]]), np.concatenate([train_b, train_a[mirrored]])
+        order = np.random.default_rng([config.seed, 2]).permutation(len(train_a))
+        train_a, train_b = train_a[order], train_b[order]
+    x_train, y_train = model_arrays(spec, train_a, train_b)
+    x_val, y_val = model_arrays(spec, a[val], b[val])
+    questions = format_questions(task, a[val], b[val])
+    pairs = len(np.unique(np.minimum(a[val], b[val]) * 10**task.digits + np.maximum(a[val], b[val])))
+    return Split(x_train, y_train, x_val, y_val, questions, pairs)
+
+
+def model_arrays(spec: Seq2SeqSpec, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(input ids, answer ids) as the model trains on them: the transformer reads the answer too."""
+    from ..models.transformer import teacher_forced
+
+    questions = encode_questions(spec.task, a, b, padded=spec.padded)
+    answers = encode_answers(spec.task, a, b, spec.answer_order, spec.blocks)
+    return (teacher_forced(spec.task, questions, answers) if spec.arch == "transformer" else questions), answers
+
+
 @dataclass
 class Seq2SeqResult:
-    """The best epoch's validation scores (the saved weights), the training outcome, the files."""
+    """The kept epoch's validation scores (the saved weights), the training outcome, the files."""
 
     config: Seq2SeqConfig
     task: Task
@@ -121,34 +237,27 @@ class Seq2SeqResult:
     files: list[dict] = field(default_factory=list)
 
     def __repr__(self) -> str:
-        return (f"Seq2SeqResult(op={self.task.op!r}, digits={self.task.digits}, epochs={self.outcome.epochs}, "
-                f"exact_match={self.outcome.at_best('val_exact_match'):.4f})")
+        return (f"Seq2SeqResult(op={self.task.op!r}, digits={self.task.digits}, arch={self.config.arch!r}, "
+                f"epochs={self.outcome.epochs}, exact_match={self.metrics()['exact_match']:.4f})")
 
     def metrics(self) -> dict:
         outcome = self.outcome
-        return {"exact_match": outcome.at_best("val_exact_match"), "val_accuracy": outcome.at_best("val_accuracy"),
-                "train_accuracy": outcome.at_best("accuracy"), "loss": outcome.at_best("val_loss"),
+        kept = outcome.at_best if self.config.keep == "best" else outcome.last
+        return {"exact_match": kept("val_exact_match"), "val_accuracy": kept("val_accuracy"),
+                "train_accuracy": kept("accuracy"), "loss": kept("val_loss"),
                 "seconds": outcome.train_seconds, "wall_seconds": self.wall_seconds,
-                "images_per_second": outcome.images_per_second, "best_epoch": outcome.best_epoch,
+                "images_per_second": outcome.images_per_second,
+                "best_epoch": outcome.best_epoch if self.config.keep == "best" else None,
                 "seconds_to_target": self.seconds_to_target}
 
     def record(self) -> Record:
         split = self.split
         data = data_block("arithmetic questions", None, split.fingerprint(), op=self.task.op, digits=self.task.digits,
-                          train=len(split.x_train), validation=len(split.x_val))
+                          train=len(split.x_train), validation=len(split.x_val),
+                          held_out_pairs=split.held_out_pairs)
         return Record("seq2seq", self.config.to_dict(), self.metrics(), data=data, files=self.files,
                       seed=self.config.seed,
                       sections={"epochs_run": self.outcome.epochs_run, "history": self.outcome.history.to_dict()})
-
-
-def make_split(task: Task, config: Seq2SeqConfig) -> Split:
-    a, b = make_operands(task, config.train_size, config.seed)
-    x, y = encode_questions(task, a, b), encode_answers(task, a, b)
-    val_count = max(1, round(len(a) * config.val_fraction))
-    if val_count >= len(a):
-        raise ConfigError(f"only {len(a)} questions: too few to hold out a validation set.")
-    questions = format_questions(task, a[-val_count:], b[-val_count:])
-    return Split(x[:-val_count], y[:-val_count], x[-val_count:], y[-val_count:], questions)
 
 
 def run(config: Seq2SeqConfig) -> Seq2SeqResult:
@@ -166,44 +275,58 @@ def run(config: Seq2SeqConfig) -> Seq2SeqResult:
         _say(config, f"only {task.capacity} different {task.op} questions with {task.digits} "
                      f"digits exist; using all of them.")
     set_seed(config.seed)
-    split = make_split(task, config)
-    model = compile_model(task, config, len(split.x_train))
-    scorer = ExactMatchScorer(task, split.x_val, split.y_val, split.val_questions, samples=config.samples,
+    split = make_split(config)
+    model = compile_model(config, len(split.x_train))
+    scorer = ExactMatchScorer(config.spec, split.x_val, split.y_val, split.val_questions, samples=config.samples,
                               seed=config.seed, target=config.target_exact_match, quiet=config.quiet)
     options = FitOptions(epochs=config.epochs, batch_size=config.batch_size, monitor="val_exact_match",
                          quiet=config.quiet, label=f"seq2seq {task.op}")
     outcome = fit(model, split.x_train, split.y_train, options=options, callbacks=[scorer.callback()])
-    model.set_weights(scorer.best_weights)
+    if config.keep == "best":
+        model.set_weights(scorer.best_weights)
     # Training stops at the epoch that reached the target, so its time is every epoch's wall time.
     seconds_to_target = outcome.wall_seconds if scorer.reached_target else None
-    files = write_outputs(model, task, outcome, config)
+    files = write_outputs(model, outcome, config)
     return Seq2SeqResult(config, task, split, outcome, seconds_to_target, time.perf_counter() - started, files)
 
 
-def compile_model(task: Task, config: Seq2SeqConfig, train_questions: int):
-    """The token-id model with Adam on a per-epoch exponential decay."""
+def compile_model(config: Seq2SeqConfig, train_questions: int):
+    """The token-id model: Adam on a per-epoch exponential decay (RNN), or AdamW on a warm-up
+    then a cosine decay over the whole run (transformer)."""
     import keras
 
-    from ..models.seq2seq import build_seq2seq
+    from ..models.seq2seq import build_core
 
-    model = build_seq2seq(task, config.cell, config.units, config.layers, config.reverse)
-    # A large step early, then smaller ones: constant rates leave exact match swinging by +-5%.
-    schedule = keras.optimizers.schedules.ExponentialDecay(
-        config.learning_rate, decay_steps=-(-train_questions // config.batch_size), decay_rate=config.lr_decay)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], jit_compile=config.jit_compile)
+    steps_per_epoch = -(-train_questions // config.batch_size)
+    if config.arch == "transformer":
+        settings = {"d_model": config.d_model, "layers": config.layers, "heads": config.heads}
+        steps = config.epochs * steps_per_epoch
+        warmup = round(steps * config.warmup_fraction)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, max(1, steps - warmup), alpha=0.01, warmup_target=config.learning_rate, warmup_steps=warmup)
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=0.01)
+    else:
+        settings = {"cell": config.cell, "units": config.units, "layers": config.layers,
+                    "embedding_dim": None if config.one_hot else 32}
+        # A large step early, then smaller ones: constant rates leave exact match swinging by +-5%.
+        schedule = keras.optimizers.schedules.ExponentialDecay(
+            config.learning_rate, decay_steps=steps_per_epoch, decay_rate=config.lr_decay)
+        optimizer = keras.optimizers.Adam(schedule)
+    model = build_core(config.spec, settings)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=config.jit_compile)
     return model
 
 
-def write_outputs(model, task: Task, outcome: FitOutcome, config: Seq2SeqConfig) -> list[dict]:
+def write_outputs(model, outcome: FitOutcome, config: Seq2SeqConfig) -> list[dict]:
     """Save the string model (what predict reads) and the accuracy plot, as asked."""
     from ..models.seq2seq import build_string_model
 
     files = []
     if config.save:
-        files.append(file_entry(save_model(build_string_model(model, task), config.save), "model"))
+        files.append(file_entry(save_model(build_string_model(model, config.spec), config.save), "model"))
     if config.plot_dir:
-        files.append(file_entry(plot_accuracies(outcome, task, config.plot_dir), "plot"))
+        files.append(file_entry(plot_accuracies(outcome, config.spec.task, config.plot_dir), "plot"))
     return files
 
 
@@ -220,80 +343,3 @@ def plot_accuracies(outcome: FitOutcome, task: Task, plot_dir: Path) -> Path:
 def _say(config: Seq2SeqConfig, message: str) -> None:
     if not config.quiet:
         sys.stderr.write(message + "\n")
-
-
-PREDICT_METRICS = ("exact_match", "questions", "answered", "errors")
-
-
-@dataclass
-class Answer:
-    """One expression given to predict: the model's answer and the true one, or why not."""
-
-    expression: str
-    prediction: str | None = None
-    truth: int | None = None
-    correct: bool | None = None
-    error: str | None = None
-
-
-@dataclass
-class PredictResult:
-    """The answers to every question, and the model that gave them."""
-
-    model_path: Path
-    task: Task
-    reverse: bool
-    answers: list[Answer]
-
-    def __repr__(self) -> str:
-        return f"PredictResult(model={self.model_path.name!r}, questions={len(self.answers)})"
-
-    @property
-    def errors(self) -> list[tuple[int, Answer]]:
-        """(line number from 1, answer) of every question that could not be asked."""
-        return [(number, answer) for number, answer in enumerate(self.answers, 1) if answer.error]
-
-    def metrics(self) -> dict:
-        answered = [answer for answer in self.answers if answer.error is None]
-        correct = sum(answer.correct for answer in answered)
-        return {"exact_match": correct / len(answered) if answered else None, "questions": len(self.answers),
-                "answered": len(answered), "errors": len(self.answers) - len(answered)}
-
-    def record(self) -> Record:
-        from ..record import file_sha256
-
-        model = {"path": str(self.model_path), "sha256": file_sha256(self.model_path), "op": self.task.op,
-                 "digits": self.task.digits, "reverse": self.reverse}
-        return Record("seq2seq predict", {"model": str(self.model_path)}, self.metrics(),
-                      sections={"model": model, "answers": self.answers})
-
-
-def predict(model_path: Path, expressions: list[str]) -> PredictResult:
-    """Answer each expression with a model saved by `run(config)` with `save` set.
-
-    A bad expression gets its `error` filled in; the others are still answered.
-    """
-    from ..arithmetic import parse_expression
-    from ..models.seq2seq import read_spec
-    from ..training import load_model
-
-    model = load_model(model_path)
-    spec = read_spec(model)
-    task = spec.task
-    answers, operands = [], []
-    for expression in expressions:
-        answers.append(Answer(expression.strip()))
-        try:
-            operands.append(parse_expression(task, expression))
-        except ConfigError as error:
-            answers[-1].error = str(error)
-            operands.append(None)
-    valid = [index for index, pair in enumerate(operands) if pair is not None]
-    if valid:
-        a, b = (np.array([operands[index][side] for index in valid]) for side in (0, 1))
-        questions = np.array(format_questions(task, a, b), dtype=object)
-        guesses = decode(task, model.predict(questions, batch_size=1024, verbose=0).argmax(axis=-1))
-        for index, guess, truth in zip(valid, guesses, task.apply(a, b).tolist()):
-            answers[index].prediction, answers[index].truth = guess, truth
-            answers[index].correct = guess == str(truth)
-    return PredictResult(Path(model_path), task, spec.reverse, answers)
