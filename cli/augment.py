@@ -4,13 +4,14 @@ from typing import Annotated
 
 import typer
 
+from mlkit.augmentation import MAX_CROP
 from mlkit.experiments.augment import METRICS, AugmentConfig
 
 from ._options import (FRACTION, BatchSizeOption, DataDirOption, DataOption, EpochsOption, ExpectOption,
                        JsonOption, ModelOption, PatienceOption, PlotDirOption, QuietOption, ResumeOption,
                        SaveOption, SeedOption, SubsetOption)
 from ._output import expectations, finish, make_table, print_tables
-from .cifar import RecipeOption
+from .cifar import PrecisionOption, RecipeOption
 
 DEFAULTS = AugmentConfig()  # defaults live in the config dataclass
 AUGMENTATION = DEFAULTS.augmentation
@@ -21,7 +22,11 @@ def fraction(name: str, help: str):
     return typer.Option(name, parser=FRACTION, help=f"{help} In [0, 1]; 0 turns it off.")
 
 
-FlipOption = Annotated[str, typer.Option("--flip", help="horizontal, vertical, both or none.")]
+ArchOption = Annotated[str, typer.Option("--arch", help="Network a, b, c, d or airbench of `mlkit cifar`.")]
+FlipOption = Annotated[str, typer.Option(
+    "--flip", help="horizontal, vertical, both, alternate (random in epoch 0, then the other way each epoch) or none.")]
+CropOption = Annotated[int, typer.Option(
+    "--crop", min=0, max=MAX_CROP, help="Largest whole-pixel shift (reflect-padded crop); 0 turns it off.")]
 TranslateOption = Annotated[float, fraction("--translate", "Largest shift, fraction of the size.")]
 RotateOption = Annotated[float, fraction("--rotate", "Largest rotation, fraction of a full turn.")]
 ZoomOption = Annotated[float, fraction("--zoom", "Largest zoom in or out, fraction of the size.")]
@@ -33,7 +38,7 @@ PreviewOption = Annotated[int, typer.Option("--preview", min=0,
 
 
 def augment(
-    arch: Annotated[str, typer.Option("--arch", help="Network a, b, c or d of `mlkit cifar`.")] = DEFAULTS.arch,
+    arch: ArchOption = DEFAULTS.arch,
     model: ModelOption = None,
     flip: FlipOption = AUGMENTATION.flip,
     translate: TranslateOption = AUGMENTATION.translate,
@@ -41,7 +46,9 @@ def augment(
     zoom: ZoomOption = AUGMENTATION.zoom,
     contrast: ContrastOption = AUGMENTATION.contrast,
     cutout: CutoutOption = AUGMENTATION.cutout,
+    crop: CropOption = AUGMENTATION.crop,
     recipe: RecipeOption = DEFAULTS.recipe,
+    precision: PrecisionOption = DEFAULTS.precision,
     epochs: EpochsOption = DEFAULTS.epochs,
     batch_size: BatchSizeOption = DEFAULTS.batch_size,
     patience: PatienceOption = DEFAULTS.patience,
@@ -68,7 +75,9 @@ def augment(
     and the best epoch's weights are kept, scored and saved with --save. Every
     random draw is keyed by --seed, epoch and batch, so the same seed repeats
     the run exactly. The metrics are the augmented run's; --compare adds
-    plain_test_accuracy.
+    plain_test_accuracy. --arch airbench trains airbench94's network with its
+    recipe and keeps the model the run ends with; its own augmentation is
+    --flip alternate --crop 2 --translate 0.
 
     Example: mlkit augment --arch d --compare --preview 32 --plot-dir plots
     """
@@ -76,9 +85,9 @@ def augment(
     from mlkit.experiments.augment import run
 
     targets = expectations(expect, METRICS)
-    augmentation = Augmentation(flip, translate, rotate, zoom, contrast, cutout)
-    config = AugmentConfig(arch=arch, model=model, recipe=recipe, augmentation=augmentation, epochs=epochs,
-                           batch_size=batch_size, patience=patience, compare=compare, preview=preview,
+    augmentation = Augmentation(flip, translate, rotate, zoom, contrast, cutout, crop)
+    config = AugmentConfig(arch=arch, model=model, recipe=recipe, precision=precision, augmentation=augmentation,
+                           epochs=epochs, batch_size=batch_size, patience=patience, compare=compare, preview=preview,
                            data=data, data_dir=data_dir, subset=subset, seed=seed, save=save, resume=resume,
                            plot_dir=plot_dir, quiet=quiet)
     result = run(config)

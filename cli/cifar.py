@@ -1,4 +1,4 @@
-"""`mlkit cifar`: seed 001's four CIFAR-10 networks, with the seed's recipe or a fast one."""
+"""`mlkit cifar`: seed 001's four CIFAR-10 networks, with the seed's recipe or a fast one, and airbench94's."""
 
 from typing import Annotated
 
@@ -13,8 +13,14 @@ from ._output import expectations, finish, make_table, print_tables
 
 DEFAULTS = CifarConfig()  # defaults live in the config dataclass
 
-ArchOption = Annotated[str, typer.Option("--arch", help="Network a, b, c, d, or all (trains the four, overlays them).")]
-RecipeOption = Annotated[str, typer.Option("--recipe", help="fast (batch norm, AdamW, warm-up + cosine) or seed.")]
+ArchOption = Annotated[str, typer.Option(
+    "--arch", help="Network a, b, c, d, airbench, or all (trains a-d, overlays them).")]
+RecipeOption = Annotated[str | None, typer.Option(
+    "--recipe", help="fast (batch norm, AdamW, warm-up + cosine) or seed for a-d; airbench for airbench "
+    "(default: fast, or airbench for --arch airbench).")]
+PrecisionOption = Annotated[str, typer.Option(
+    "--precision", help="auto, float32 or bfloat16 (mixed: bfloat16 math, float32 weights); auto picks the "
+    "faster on this machine.")]
 DropoutOption = Annotated[float | None, typer.Option(
     "--dropout", parser=finite(0.0, 1.0, high_open=True),
     help="Dropout rate after the hidden dense layer, in [0, 1) (default: the recipe's; network b has no such layer).")]
@@ -23,6 +29,7 @@ DropoutOption = Annotated[float | None, typer.Option(
 def cifar(
     arch: ArchOption = DEFAULTS.arch,
     recipe: RecipeOption = DEFAULTS.recipe,
+    precision: PrecisionOption = DEFAULTS.precision,
     data: DataOption = DEFAULTS.data,
     data_dir: DataDirOption = None,
     epochs: EpochsOption = DEFAULTS.epochs,
@@ -38,23 +45,26 @@ def cifar(
     json: JsonOption = False,
     quiet: QuietOption = False,
 ):
-    """Train CIFAR-10 networks a-d of seed 001; report accuracy, time and images/s.
+    """Train CIFAR-10 networks a-d of seed 001, or airbench94's; report accuracy, time and images/s.
 
     As in the seed, each epoch is validated on the 10,000 test images and the
     best epoch's weights are kept: the test accuracy reported is that model's,
     and --save writes it (with --arch all, one file per network; the metrics
-    are the most accurate network's). --epochs and --batch-size default to the
-    recipe's (fast: 8 and 256; seed: 10 and 300; a resumed model: its own batch
-    size). --resume continues a model saved with --save from the epoch and best
-    accuracy stored in it, and never replaces it with a worse one. --plot-dir
-    writes accuracy/loss curves and confusion matrices.
+    are the most accurate network's). --arch airbench trains airbench94's
+    network (whitened input, Nesterov SGD, weight averaging) and keeps the
+    model the run ends with, scored with the mean of each test image and its
+    mirror image. --epochs and --batch-size default to the recipe's (fast: 8
+    and 256; seed: 10 and 300; airbench: 10 and 1024; a resumed model: its own
+    batch size). --resume continues a model saved with --save from the epoch
+    and best accuracy stored in it, and never replaces it with a worse one.
+    --plot-dir writes accuracy/loss curves and confusion matrices.
 
     Example: mlkit cifar --arch d --save d.keras --expect 'test_accuracy>=0.85'
     """
     from mlkit.experiments.cifar import run
 
     targets = expectations(expect, METRICS)
-    config = CifarConfig(arch=arch, recipe=recipe, data=data, data_dir=data_dir, epochs=epochs,
+    config = CifarConfig(arch=arch, recipe=recipe, precision=precision, data=data, data_dir=data_dir, epochs=epochs,
                          batch_size=batch_size, patience=patience, dropout_rate=dropout, subset=subset, seed=seed,
                          save=save, resume=resume, plot_dir=plot_dir, quiet=quiet)
     result = run(config)
@@ -65,9 +75,11 @@ def render(result) -> None:
     from mlkit.image_training import per_class_rows
 
     columns = ["arch", "params", "epoch", "train acc", "test acc", "loss", "seconds", "images/s"]
+    kept = "best epochs" if result.settings()["selection_split"] else "last epoch"
     rows = [[r.arch, r.parameters, r.best_epoch, r.train_accuracy, r.test_accuracy, r.loss,
              round(r.outcome.train_seconds), round(r.outcome.images_per_second)] for r in result.runs]
-    title = f"CIFAR-10, {result.recipe.name} recipe, {result.data['train_images']} training images (best epochs)"
+    title = (f"CIFAR-10, {result.recipe.name} recipe, {result.data['train_images']} training images, "
+             f"{result.settings()['precision']} ({kept})")
     print_tables(make_table(title, columns, rows),
                  make_table("Per-class test accuracy", ["class", *(r.arch for r in result.runs)],
                             per_class_rows(result.runs)))

@@ -6,19 +6,23 @@ parallel tf.data map, and Keras' preprocessing layers draw from one shared rando
 with them the draws depended on which thread ran first; keyed draws give the same batches
 whatever the timing. Shifts, rotations and zooms are one affine resampling per image
 (bilinear, edges reflected), the transformations Keras' RandomTranslation, RandomRotation and
-RandomZoom apply one after the other.
+RandomZoom apply one after the other. airbench94's two: flips that alternate by epoch (each
+image starts mirrored or not at random, keyed by seed and row, and every odd epoch mirrors all)
+and whole-pixel shifts (a crop of the image padded by reflection).
 """
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from .errors import ConfigError
 
-FLIPS = ("horizontal", "vertical", "both", "none")
+FLIPS = ("horizontal", "vertical", "both", "alternate", "none")
 ERASED_AREA = (0.02, 0.2)  # share of the image one erased rectangle covers, as RandomErasing's scale
 ERASED_ASPECT = (0.3, 3.3)  # height/width range of the rectangle (Zhong et al., Random Erasing)
+MAX_CROP = 16
+ALTERNATE_FLIP_KEY = 1  # keeps the first-epoch mirror draws apart from other draws of the same seed
 ERASE_FILL = 127.5  # mid-grey on the 0..255 scale the pipeline works in
 PIXEL_RANGE = (0.0, 255.0)
 
@@ -29,7 +33,9 @@ class Augmentation:
 
     Args:
         flip: "horizontal", "vertical", "both" or "none"; each image is flipped with probability 1/2.
+            "alternate": mirrored at random in epoch 0, then the other way every next epoch.
         translate: largest shift, as a fraction of height and width (0.1 = 3 pixels).
+        crop: largest whole-pixel shift (a crop of the image padded by reflection); 0 = off.
         rotate: largest rotation, as a fraction of a full turn.
         zoom: largest zoom in or out, as a fraction of the size.
         contrast: largest contrast change, as a fraction.
@@ -42,10 +48,13 @@ class Augmentation:
     zoom: float = 0.0
     contrast: float = 0.0
     cutout: float = 0.0
+    crop: int = 0
 
     def __post_init__(self):
         if self.flip not in FLIPS:
             raise ConfigError(f"flip must be one of {', '.join(FLIPS)}, got {self.flip!r}.")
+        if isinstance(self.crop, bool) or not isinstance(self.crop, int) or not 0 <= self.crop <= MAX_CROP:
+            raise ConfigError(f"--crop must be a whole number of pixels from 0 to {MAX_CROP}, got {self.crop!r}.")
         for name in ("translate", "rotate", "zoom", "contrast", "cutout"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
@@ -53,7 +62,8 @@ class Augmentation:
 
     @property
     def enabled(self) -> bool:
-        return self.flip != "none" or any((self.translate, self.rotate, self.zoom, self.contrast, self.cutout))
+        return self.flip != "none" or any((self.translate, self.rotate, self.zoom, self.contrast, self.cutout,
+                                           self.crop))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,12 +73,16 @@ class Augmentation:
 
         Args:
             seed: a shape-[2] integer tensor; the same seed gives the same transformed batch.
+                An "alternate" flip is drawn from it like a horizontal one: the alternation
+                needs each image's row and the epoch, which TrainingBatches applies.
         """
         import tensorflow as tf
 
         flip_seed, affine_seed, contrast_seed, erase_seed = tf.unstack(
             tf.random.experimental.stateless_split(seed, num=4))
-        if self.flip in ("horizontal", "both"):
+        if self.crop:
+            images = _crop(images, self.crop, tf.random.experimental.stateless_fold_in(affine_seed, 1))
+        if self.flip in ("horizontal", "both", "alternate"):
             images = _maybe_flip(images, axis=2, seed=flip_seed)
         if self.flip in ("vertical", "both"):
             images = _maybe_flip(images, axis=1, seed=tf.random.experimental.stateless_fold_in(flip_seed, 1))
@@ -86,6 +100,18 @@ def _maybe_flip(images, axis: int, seed):
 
     flip = tf.random.stateless_uniform(tf.shape(images)[:1], seed) < 0.5
     return tf.where(flip[:, None, None, None], tf.reverse(images, [axis]), images)
+
+
+def _crop(images, pixels: int, seed):
+    """Shift each image by whole pixels, up to `pixels` each way, filling the edges by reflection."""
+    import tensorflow as tf
+
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    padded = tf.pad(images, [[0, 0], [pixels, pixels], [pixels, pixels], [0, 0]], mode="REFLECT")
+    corners = tf.random.stateless_uniform([tf.shape(images)[0], 2], seed, 0, 2 * pixels + 1, tf.int32)
+    rows = corners[:, :1] + tf.range(height)[None, :]  # (N, H): each image's rows of the padded one
+    cols = corners[:, 1:] + tf.range(width)[None, :]
+    return tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
 
 
 def _affine(images, augmentation: Augmentation, seed):
@@ -159,7 +185,8 @@ class TrainingBatches:
     """Shuffled, augmented training batches whose every draw is keyed by (seed, epoch, batch).
 
     Keras starts a new pass over `dataset` each epoch; `epoch_callback()` (given to fit) tells
-    the pipeline which epoch that is, so a resumed run's epoch 5 shuffles as epoch 5 did.
+    the pipeline which epoch that is, so a resumed run's epoch 5 shuffles as epoch 5 did, and an
+    "alternate" flip mirrors each image in the epochs where its own draw, flipped every odd epoch, says so.
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int, *,
@@ -169,10 +196,14 @@ class TrainingBatches:
         _require_images(x)
         self.count, self.batch_size = len(x), batch_size
         self.steps = math.ceil(self.count / batch_size)
-        self.augmentation = augmentation if augmentation is not None and augmentation.enabled else None
+        augmentation = augmentation or Augmentation()
+        alternate = augmentation.flip == "alternate"
+        self.augmentation = augmentation if augmentation.enabled else None
+        self._per_batch = replace(augmentation, flip="none") if alternate else augmentation
         self.seed = seed
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._images, self._labels, self._num_classes = tf.constant(x), tf.constant(y), num_classes
+        self._mirrored_first = tf.constant(first_mirrored(len(x), seed)) if alternate else None
 
     def __repr__(self) -> str:
         return (f"TrainingBatches(images={self.count}, batch_size={self.batch_size}, "
@@ -193,8 +224,11 @@ class TrainingBatches:
         # One permutation of all images per epoch, computed batch by batch without state.
         rows = tf.random.experimental.index_shuffle(positions, epoch_key, self.count - 1)
         images = tf.cast(tf.gather(self._images, rows), tf.float32)
-        if self.augmentation is not None:
-            images = self.augmentation.apply(images, tf.random.experimental.stateless_fold_in(epoch_key, index))
+        if self._per_batch.enabled:
+            images = self._per_batch.apply(images, tf.random.experimental.stateless_fold_in(epoch_key, index))
+        if self._mirrored_first is not None:
+            mirrored = tf.not_equal(tf.gather(self._mirrored_first, rows), tf.equal(self.epoch.read_value() % 2, 1))
+            images = tf.where(mirrored[:, None, None, None], tf.reverse(images, [2]), images)
         return images, tf.one_hot(tf.gather(self._labels, rows), self._num_classes)
 
     def epoch_callback(self):
@@ -208,6 +242,11 @@ class TrainingBatches:
                 epoch.assign(number)
 
         return EpochKey()
+
+
+def first_mirrored(count: int, seed: int) -> np.ndarray:
+    """Which of `count` images an "alternate" flip mirrors in epoch 0 (half of them at random)."""
+    return np.random.default_rng([seed, ALTERNATE_FLIP_KEY]).random(count) < 0.5
 
 
 def _require_images(x: np.ndarray) -> None:

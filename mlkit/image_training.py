@@ -2,9 +2,9 @@
 
 A network starts fresh, from a trained model, or from a model saved by `--save` (resumed from
 the training state stored in it), trains through mlkit.training.fit while validating on the
-test split each epoch (as seed 001 did), and is then scored with the weights of its best epoch:
-exactly the model `--save` keeps, so `mlkit evaluate` on the saved file reports the same test
-accuracy as the run.
+test split each epoch (as seed 001 did), and is then scored with the weights of its best epoch,
+or with a recipe that keeps the last model (airbench) as the run ends: exactly the model
+`--save` keeps, so `mlkit evaluate` on the saved file reports the same test accuracy as the run.
 """
 
 import math
@@ -20,8 +20,10 @@ from .data import Dataset, load_data
 from .errors import ConfigError
 from .evaluation import Evaluation, cross_entropy, predict_outputs
 from .files import atomic_path
-from .network_start import Start
-from .recipes import Recipe, compile_classifier, stretch_schedule
+from .fused_batch_norm import use_fused_batch_norm
+from .network_start import AIRBENCH, Start
+from .precision import PRECISIONS
+from .recipes import Recipe, compile_classifier, get_recipe, stretch_schedule
 from .training import FitOptions, FitOutcome, fit, save_model
 
 # Keras calls the accuracy on the validation data `val_accuracy`; here that data is the test split.
@@ -34,7 +36,8 @@ SCORE_BATCH_SIZE = 500
 class TrainingOptions:
     """Options `mlkit cifar` and `mlkit augment` share; None means "the recipe's default"."""
 
-    recipe: str = "fast"
+    recipe: str | None = None  # "airbench" for --arch airbench, else "fast"
+    precision: str = "auto"  # see mlkit.precision
     data: str = "cifar10"
     data_dir: str | None = None
     batch_size: int | None = None
@@ -51,8 +54,29 @@ class TrainingOptions:
             value = getattr(self, name, None)
             if value is not None and value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}.")
-        if getattr(self, "patience", 0) < 0:
+        if (getattr(self, "patience", 0) or 0) < 0:
             raise ConfigError(f"--patience must be 0 (off) or more, got {self.patience}.")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
+
+    def recipe_for(self, arch: str) -> Recipe:
+        """--recipe, or the network's own: airbench trains only with its recipe, and its recipe
+        only airbench."""
+        name = self.recipe or (AIRBENCH if arch == AIRBENCH else "fast")
+        if (arch == AIRBENCH) != (name == AIRBENCH):
+            raise ConfigError(f"--arch airbench trains with --recipe airbench only (got --arch {arch} "
+                              f"--recipe {name}); leave --recipe out to get the network's own.")
+        return get_recipe(name)
+
+    def patience_for(self, recipe: Recipe, default: int) -> int:
+        """--patience, or `default`; a recipe keeping the last model stops early never (stopping
+        would choose an epoch by the test split)."""
+        if recipe.keep == "last":
+            if self.patience:
+                raise ConfigError(f"the {recipe.name} recipe keeps the model the run ends with; "
+                                  "--patience does not apply (leave it out or give 0).")
+            return 0
+        return default if self.patience is None else self.patience
 
 
 def load_images(spec: str, data_dir=None, subset: int | None = None, seed: int = 0) -> Dataset:
@@ -77,6 +101,7 @@ class TrainPlan:
     augmentation: Augmentation
     save: Path | None = None
     quiet: bool = False
+    budget_seconds: float | None = None  # end after the first epoch past this (benchmarks' short runs)
 
 
 @dataclass
@@ -91,6 +116,7 @@ class NetworkRun:
     label: str
     parameters: int
     dropout_rate: float
+    precision: str
     outcome: FitOutcome
     evaluation: Evaluation
     loss: float
@@ -115,40 +141,82 @@ class NetworkRun:
     def to_dict(self) -> dict:
         outcome = self.outcome
         return {"arch": self.arch, "label": self.label, "parameters": self.parameters,
-                "dropout_rate": self.dropout_rate, **self.metrics(), "epochs": outcome.epochs,
+                "dropout_rate": self.dropout_rate, "precision": self.precision, **self.metrics(),
+                "epochs": outcome.epochs,
                 "initial_epoch": outcome.initial_epoch, "epochs_run": outcome.epochs_run,
                 "epoch_seconds": outcome.epoch_seconds, "saved": self.saved,
                 "history": outcome.history.to_dict(), "evaluation": self.evaluation.to_dict()}
 
 
 def train_network(start: Start, data: Dataset, recipe: Recipe, plan: TrainPlan) -> NetworkRun:
-    """Train `start.model` as `plan` says and score it with its best epoch's weights."""
+    """Train `start.model` as `plan` says and score the model the recipe keeps: the best epoch's
+    weights, or with `recipe.keep` "last" the model the run ends with (then no epoch is chosen)."""
     started = time.perf_counter()
     model = start.model
+    use_fused_batch_norm(model)
     batches = TrainingBatches(data.x_train, data.y_train, data.num_classes, plan.batch_size,
                               augmentation=plan.augmentation, seed=plan.seed)
     initial_epoch, best = prepare_optimizer(start, recipe, batches.steps, plan.epochs)
+    keeps_best = recipe.keep == "best"
     options = FitOptions(epochs=plan.epochs, batch_size=plan.batch_size, monitor=MONITOR, patience=plan.patience,
-                         checkpoint=plan.save, initial_epoch=initial_epoch, best=best, shuffle=False,
-                         quiet=plan.quiet, label=f"[{plan.label}]")
-    keeper = best_weights_keeper(model, options)
-    outcome = fit(model, batches.dataset, options=options, callbacks=[batches.epoch_callback(), keeper],
+                         checkpoint=plan.save if keeps_best else None, initial_epoch=initial_epoch, best=best,
+                         shuffle=False, quiet=plan.quiet, label=f"[{plan.label}]")
+    keeper = best_weights_keeper(model, options) if keeps_best else None
+    callbacks = [batches.epoch_callback(), *([keeper] if keeper else []),
+                 *run_callbacks(model, recipe, plan, batches.steps * (plan.epochs - initial_epoch))]
+    outcome = fit(model, batches.dataset, options=options, callbacks=callbacks,
                   validation=make_dataset(data.x_test, data.y_test, data.num_classes, SCORE_BATCH_SIZE),
                   examples_per_epoch=len(data.x_train))
-    keeper.restore()  # after fit, so it overrides early stopping's own restore (this run's best only)
-    if plan.save and keeper.epoch is None:
-        keep_resumed_model(start, plan.save)
-    evaluation, loss = score(model, data)
+    kept_epoch = keep_model(start, outcome, keeper, plan, batches.steps)
+    evaluation, loss = score(start.scored, data)
     seconds = time.perf_counter() - started
     if not plan.quiet:
         sys.stderr.write(f"[{plan.label}] test accuracy {evaluation.accuracy:.4f} in {seconds:.0f}s\n")
-    kept_from_this_run = keeper.epoch is not None
+    accuracies = outcome.history.epochs.get("accuracy", [])
     return NetworkRun(
         arch=start.arch, label=plan.label, parameters=int(model.count_params()), dropout_rate=dropout_rate(model),
-        outcome=outcome, evaluation=evaluation, loss=loss,
-        best_epoch=keeper.epoch if kept_from_this_run else start.epoch,
-        train_accuracy=outcome.at_best("accuracy") if kept_from_this_run else None,
+        precision=start.precision, outcome=outcome, evaluation=evaluation, loss=loss,
+        best_epoch=kept_epoch or start.epoch,
+        train_accuracy=None if kept_epoch is None else accuracies[kept_epoch - initial_epoch - 1],
         wall_seconds=seconds, saved=plan.save)
+
+
+def run_callbacks(model, recipe: Recipe, plan: TrainPlan, steps: int) -> list:
+    """Weight averaging over the run's `steps` when the recipe has it, and the plan's time budget."""
+    import keras
+
+    from .weight_averaging import lookahead
+
+    callbacks = [lookahead(model, recipe.lookahead_every, steps)] if recipe.lookahead_every and steps > 0 else []
+    if plan.budget_seconds is not None:
+        budget = plan.budget_seconds
+
+        class TimeBudget(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.started = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.model.stop_training = time.perf_counter() - self.started > budget
+
+        callbacks.append(TimeBudget())
+    return callbacks
+
+
+def keep_model(start: Start, outcome: FitOutcome, keeper, plan: TrainPlan, steps_per_epoch: int) -> int | None:
+    """Put the kept weights in place and write --save; returns the kept epoch (counted from 1),
+    or None when no epoch of this run beat the model it resumed (that model is then kept)."""
+    if keeper is None:  # the recipe keeps the model the run ends with
+        if plan.save and outcome.epochs_run:
+            last = outcome.last(MONITOR)
+            save_model(start.scored, plan.save, checkpoint={
+                "monitor": MONITOR, "mode": "max", "best": last if math.isfinite(last) else None,
+                "epoch": outcome.epochs,
+                "batch_size": plan.batch_size, "steps_per_epoch": steps_per_epoch})
+        return outcome.epochs if outcome.epochs_run else None
+    keeper.restore()  # after fit, so it overrides early stopping's own restore (this run's best only)
+    if plan.save and keeper.epoch is None:
+        keep_resumed_model(start, plan.save)
+    return keeper.epoch
 
 
 def prepare_optimizer(start: Start, recipe: Recipe, steps_per_epoch: int, epochs: int) -> tuple[int, float | None]:
@@ -224,6 +292,19 @@ def per_class_rows(runs: list[NetworkRun]) -> list[list]:
     names = runs[0].evaluation.class_names if runs else []
     accuracies = [run.evaluation.per_class_accuracy() for run in runs]
     return [[name, *(accuracy[name] for accuracy in accuracies)] for name in names]
+
+
+def recipe_settings(recipe: Recipe) -> dict:
+    """The recipe's optimizer settings, for a record's config."""
+    return {"optimizer": recipe.optimizer, "learning_rate": recipe.learning_rate, "momentum": recipe.momentum,
+            "weight_decay": recipe.weight_decay, "warmup_epochs": recipe.warmup_epochs,
+            "warmup_start": recipe.warmup_start, "final_rate": recipe.final_rate,
+            "label_smoothing": recipe.label_smoothing, "lookahead_every": recipe.lookahead_every}
+
+
+def selection_split(recipe: Recipe) -> str | None:
+    """The split that chose the kept epoch: the test split, or None when the last model is kept."""
+    return SELECTION_SPLIT if recipe.keep == "best" else None
 
 
 def describe_data(data: Dataset) -> dict:

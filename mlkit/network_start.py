@@ -17,6 +17,7 @@ from .training import load_model, read_checkpoint
 
 # The monitored value of every checkpoint cifar and augment write (see image_training.MONITOR).
 RESUMABLE_MONITOR = "val_accuracy"
+AIRBENCH = "airbench"
 
 
 @dataclass
@@ -28,11 +29,14 @@ class Start:
         checkpoint: the training state stored with a resumed model (see training.save_model):
             epoch reached, best monitored value, batch size, steps per epoch; None otherwise.
         source: the file the model was read from, if any.
+        inference: the model scored and saved when it is not `model` itself (airbench's flip
+            averaging, which shares `model`'s weights).
     """
 
     model: Any
     checkpoint: dict | None = None
     source: Path | None = None
+    inference: Any = None
 
     def __repr__(self) -> str:
         return f"Start({self.model.name!r}, resumed={self.resumed}, source={self.source})"
@@ -54,27 +58,66 @@ class Start:
     def arch(self) -> str:
         return self.model.name.removeprefix("cifar_")
 
+    @property
+    def scored(self):
+        """The model scored on the test split and written by --save."""
+        return self.model if self.inference is None else self.inference
 
-def new_network(arch: str, data: Dataset, recipe: Recipe) -> Start:
+    @property
+    def precision(self) -> str:
+        """"bfloat16" when the network computes in mixed bfloat16, else "float32"."""
+        return "bfloat16" if "mixed_bfloat16" in set(_policies(self.model)) else "float32"
+
+
+def _policies(model):
+    """The dtype policy names of every layer, those of nested models included."""
+    for layer in model.layers:
+        yield layer.dtype_policy.name
+        if hasattr(layer, "layers"):
+            yield from _policies(layer)
+
+
+def new_network(arch: str, data: Dataset, recipe: Recipe, dtype_policy: str = "float32") -> Start:
     """A fresh network `arch` for the data's images and classes, built as the recipe says.
+
+    Args:
+        dtype_policy: "float32" or "mixed_bfloat16" (see mlkit.precision).
 
     Raises:
         DataError: the images are too small for the network's max-pools.
     """
+    from .models import airbench
     from .models.cifar import build_cifar_model, smallest_image_side
 
     height, width = data.input_shape[:2]
-    side = smallest_image_side(arch)
+    side = airbench.smallest_image_side() if arch == AIRBENCH else smallest_image_side(arch)
     if min(height, width) < side:
         raise DataError(f"{data.name} images are {height}x{width}, too small for network {arch}: its max-pools "
                         f"need at least {side}x{side}; choose a network with fewer poolings (a or b).")
+    if arch == AIRBENCH:
+        models = airbench.build_airbench(data.x_train, data.num_classes, dtype_policy)
+        return Start(models.train, inference=models.inference)
     return Start(build_cifar_model(arch, batch_norm=recipe.batch_norm, dropout_rate=recipe.dropout_rate,
-                                   input_shape=data.input_shape, num_classes=data.num_classes))
+                                   input_shape=data.input_shape, num_classes=data.num_classes,
+                                   dtype_policy=dtype_policy))
 
 
 def trained_network(path: Path) -> Start:
-    """A trained model to start from with a new optimizer (its own state, if any, is dropped)."""
-    return Start(load_model(path), source=Path(path))
+    """A trained model to start from with a new optimizer (its own state, if any, is dropped).
+
+    Raises:
+        ModelError: the file is missing or damaged, or holds an airbench model (see refuse_airbench).
+    """
+    return Start(refuse_airbench(load_model(path), path), source=Path(path))
+
+
+def refuse_airbench(model, path: Path):
+    """`model`, unless it is a saved airbench model: its file holds the flip-averaging model, whose
+    training would see every image both ways round, and not the network it trained."""
+    if model.name == f"cifar_{AIRBENCH}":
+        raise ModelError(f"{path} holds an airbench model, which trains from the start only; evaluate it with "
+                         "`mlkit evaluate`, or train a new one with `mlkit cifar --arch airbench`.")
+    return model
 
 
 def resumed_network(path: Path) -> Start:
@@ -84,7 +127,7 @@ def resumed_network(path: Path) -> Start:
         ModelError: the file is missing or damaged, holds no optimizer (an uncompiled model) or
             no intact mlkit training state.
     """
-    model = load_model(path)
+    model = refuse_airbench(load_model(path), path)
     optimizer = getattr(model, "optimizer", None)  # an uncompiled model may have no such attribute
     if optimizer is None or not getattr(optimizer, "built", False):
         raise ModelError(f"{path} holds no optimizer state to resume from (an uncompiled model?); resume a "

@@ -13,14 +13,16 @@ from pathlib import Path
 from ..augmentation import Augmentation, augmented_examples
 from ..errors import ConfigError
 from ..evaluation import plot_evaluation
-from ..image_training import (SELECTION_SPLIT, NetworkRun, TrainingOptions, TrainPlan, check_outputs, describe_data,
-                              load_images, require_keras_file, train_network)
+from ..image_training import (NetworkRun, TrainingOptions, TrainPlan, check_outputs, describe_data, load_images,
+                              recipe_settings, require_keras_file, selection_split, train_network)
 from ..models.cifar import ARCHITECTURES
-from ..network_start import Start, check_fits, new_network, resumed_network, trained_network
+from ..network_start import AIRBENCH, Start, check_fits, new_network, resumed_network, trained_network
+from ..precision import dtype_policy
 from ..record import Record, file_entry
-from ..recipes import Recipe, get_recipe
+from ..recipes import Recipe
 from ..training import set_seed
 
+DEFAULT_PATIENCE = 5
 # The augmented run's numbers, and with --compare the plain run's test accuracy (else None).
 METRICS = ("train_accuracy", "test_accuracy", "loss", "best_epoch", "seconds", "wall_seconds", "images_per_second",
            "plain_test_accuracy")
@@ -34,16 +36,17 @@ class AugmentConfig(TrainingOptions):
     model: Path | None = None
     augmentation: Augmentation = field(default_factory=lambda: Augmentation(flip="horizontal", translate=0.1))
     epochs: int = 30
-    patience: int = 5
+    patience: int | None = None  # DEFAULT_PATIENCE, or 0 with a recipe that keeps the last model
     compare: bool = False
     preview: int = 0
     misclassified: int = 32
 
     def validate(self) -> None:
         """Refuse values no run can use (ConfigError, a usage error) before any work starts."""
-        if self.arch not in ARCHITECTURES:
-            raise ConfigError(f"--arch must be one of {', '.join(ARCHITECTURES)}, got {self.arch!r}.")
+        if self.arch not in (*ARCHITECTURES, AIRBENCH):
+            raise ConfigError(f"--arch must be one of {', '.join((*ARCHITECTURES, AIRBENCH))}, got {self.arch!r}.")
         self.validate_counts()
+        self.patience_for(self.recipe_for(self.arch), DEFAULT_PATIENCE)
         if self.preview < 0 or self.misclassified < 0:
             raise ConfigError("--preview and --misclassified must be 0 or more.")
         if self.preview and not self.plot_dir:
@@ -65,6 +68,7 @@ class AugmentResult:
     config: AugmentConfig
     recipe: Recipe
     batch_size: int
+    patience: int
     data: dict
     augmented: NetworkRun
     plain: NetworkRun | None = None
@@ -82,11 +86,10 @@ class AugmentResult:
         """Every effective setting, one value each (a resumed network keeps its own optimizer)."""
         config, recipe = self.config, self.recipe
         return {"arch": self.augmented.arch, "model": config.model, "recipe": recipe.name, "epochs": config.epochs,
-                "batch_size": self.batch_size, "patience": config.patience, "optimizer": recipe.optimizer,
-                "learning_rate": recipe.learning_rate, "weight_decay": recipe.weight_decay,
-                "warmup_epochs": recipe.warmup_epochs, "label_smoothing": recipe.label_smoothing,
-                "dropout_rate": self.augmented.dropout_rate, "augmentation": config.augmentation.to_dict(),
-                "compare": config.compare, "selection_split": SELECTION_SPLIT, "data": config.data,
+                "batch_size": self.batch_size, "patience": self.patience, "precision": self.augmented.precision,
+                **recipe_settings(recipe), "dropout_rate": self.augmented.dropout_rate,
+                "augmentation": config.augmentation.to_dict(), "compare": config.compare,
+                "selection_split": selection_split(recipe), "data": config.data,
                 "subset": config.subset, "resume": config.resume, "save": config.save, "plot_dir": config.plot_dir,
                 "preview": config.preview, "misclassified": config.misclassified}
 
@@ -103,14 +106,15 @@ def run(config: AugmentConfig) -> AugmentResult:
     """Train with augmentation (and, with `compare`, without), then analyse the errors."""
     started = time.perf_counter()
     config.validate()
-    recipe = get_recipe(config.recipe)
+    recipe = config.recipe_for(config.arch)
     check_outputs([config.save], config.plot_dir)
     first = resumed_network(config.resume) if config.resume else None
     first = first or (trained_network(config.model) if config.model else None)
     data = load_images(config.data, config.data_dir, config.subset, config.seed)
     batch_size = config.batch_size or (first.batch_size if first else None) or recipe.batch_size
     augmented = train(first, data, recipe, config, batch_size, config.augmentation, config.save)
-    result = AugmentResult(config, recipe, batch_size, describe_data(data), augmented)
+    result = AugmentResult(config, recipe, batch_size, config.patience_for(recipe, DEFAULT_PATIENCE),
+                           describe_data(data), augmented)
     if config.compare:
         start = trained_network(config.model) if config.model else None
         result.plain = train(start, data, recipe, config, batch_size, Augmentation(), None, augmented.arch)
@@ -124,10 +128,11 @@ def train(start: Start | None, data, recipe: Recipe, config: AugmentConfig, batc
           augmentation: Augmentation, save: Path | None, arch: str | None = None) -> NetworkRun:
     """Train `start`, or a new network `arch` (default --arch) when None, with `augmentation`."""
     set_seed(config.seed)
-    start = start or new_network(arch or config.arch, data, recipe)
+    start = start or new_network(arch or config.arch, data, recipe, dtype_policy(config.precision))
     check_fits(start, data)
     plan = TrainPlan(label=f"{start.arch}/{'augmented' if augmentation.enabled else 'plain'}", epochs=config.epochs,
-                     batch_size=batch_size, patience=config.patience, seed=config.seed, augmentation=augmentation,
+                     batch_size=batch_size, patience=config.patience_for(recipe, DEFAULT_PATIENCE), seed=config.seed,
+                     augmentation=augmentation,
                      save=save, quiet=config.quiet)
     return train_network(start, data, recipe, plan)
 

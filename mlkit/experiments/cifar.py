@@ -1,8 +1,10 @@
-"""`mlkit cifar`: train seed 001's four CIFAR-10 networks with the seed's recipe or a fast one.
+"""`mlkit cifar`: train seed 001's four CIFAR-10 networks with the seed's recipe or a fast one,
+or airbench94's network with its own recipe.
 
 As in the seed, every epoch is validated on the test images and the best epoch is kept
 (`config.selection_split` is "test"): the test accuracy reported is that model's, and it is the
-model `--save` writes (see mlkit.image_training).
+model `--save` writes (see mlkit.image_training). The airbench recipe keeps the model the run
+ends with instead (`selection_split` is None), scored with flip test-time augmentation.
 """
 
 import math
@@ -12,15 +14,17 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..evaluation import plot_evaluation
-from ..image_training import (SELECTION_SPLIT, NetworkRun, TrainingOptions, TrainPlan, check_outputs, describe_data,
-                              load_images, require_keras_file, train_network)
+from ..image_training import (NetworkRun, TrainingOptions, TrainPlan, check_outputs, describe_data, load_images,
+                              recipe_settings, require_keras_file, selection_split, train_network)
 from ..models.cifar import ARCHITECTURES
-from ..network_start import check_fits, new_network, resumed_network
+from ..network_start import AIRBENCH, check_fits, new_network, resumed_network
+from ..precision import dtype_policy
 from ..record import Record, file_entry
-from ..recipes import Recipe, get_recipe
+from ..recipes import Recipe
 from ..training import set_seed
 
-ARCH_CHOICES = (*ARCHITECTURES, "all")
+ARCH_CHOICES = (*ARCHITECTURES, AIRBENCH, "all")
+DEFAULT_PATIENCE = 3
 METRICS = ("train_accuracy", "test_accuracy", "loss", "best_epoch", "seconds", "wall_seconds", "images_per_second")
 
 
@@ -30,7 +34,7 @@ class CifarConfig(TrainingOptions):
 
     arch: str = "d"
     epochs: int | None = None
-    patience: int = 3
+    patience: int | None = None  # DEFAULT_PATIENCE, or 0 with a recipe that keeps the last model
     dropout_rate: float | None = None
 
     def validate(self) -> None:
@@ -44,12 +48,15 @@ class CifarConfig(TrainingOptions):
             raise ConfigError("--resume continues one network; give --arch a, b, c or d, not all.")
         if self.resume and self.dropout_rate is not None:
             raise ConfigError("--dropout shapes a new network; a resumed one keeps its own.")
+        if self.arch == AIRBENCH and self.dropout_rate is not None:
+            raise ConfigError("--dropout shapes networks a-d; airbench has no dropout layer.")
+        self.patience_for(self.recipe_used(), DEFAULT_PATIENCE)
         require_keras_file(self.save, "--save")
         require_keras_file(self.resume, "--resume")
 
     def recipe_used(self) -> Recipe:
-        """The named recipe, with --dropout in place of its dropout rate when given."""
-        recipe = get_recipe(self.recipe)
+        """The recipe (see TrainingOptions.recipe_for), with --dropout in place of its dropout rate."""
+        recipe = self.recipe_for(self.arch)
         return recipe if self.dropout_rate is None else replace(recipe, dropout_rate=self.dropout_rate)
 
     def save_paths(self) -> dict[str, Path | None]:
@@ -74,6 +81,7 @@ class CifarResult:
     recipe: Recipe
     epochs: int
     batch_size: int
+    patience: int
     data: dict
     runs: list[NetworkRun] = field(default_factory=list)
     plots: list[Path] = field(default_factory=list)
@@ -91,12 +99,10 @@ class CifarResult:
         recipe, config = self.recipe, self.config
         single = self.runs[0] if len(self.runs) == 1 else None
         return {"arch": single.arch if single else config.arch, "recipe": recipe.name, "epochs": self.epochs,
-                "batch_size": self.batch_size, "patience": config.patience, "optimizer": recipe.optimizer,
-                "learning_rate": recipe.learning_rate, "weight_decay": recipe.weight_decay,
-                "warmup_epochs": recipe.warmup_epochs, "label_smoothing": recipe.label_smoothing,
-                "batch_norm": recipe.batch_norm,
+                "batch_size": self.batch_size, "patience": self.patience, "precision": self.runs[0].precision,
+                **recipe_settings(recipe), "batch_norm": recipe.batch_norm,
                 "dropout_rate": single.dropout_rate if single else recipe.dropout_rate,
-                "augmentation": recipe.augmentation.to_dict(), "selection_split": SELECTION_SPLIT,
+                "augmentation": recipe.augmentation.to_dict(), "selection_split": selection_split(recipe),
                 "data": config.data, "subset": config.subset, "resume": config.resume, "save": config.save,
                 "plot_dir": config.plot_dir}
 
@@ -119,13 +125,14 @@ def run(config: CifarConfig) -> CifarResult:
     data = load_images(config.data, config.data_dir, config.subset, config.seed)
     epochs = config.epochs or recipe.epochs
     batch_size = config.batch_size or (resumed.batch_size if resumed else None) or recipe.batch_size
-    result = CifarResult(config, recipe, epochs, batch_size, describe_data(data))
+    patience = config.patience_for(recipe, DEFAULT_PATIENCE)
+    result = CifarResult(config, recipe, epochs, batch_size, patience, describe_data(data))
     for arch, save in saves.items():
         set_seed(config.seed)
-        start = resumed or new_network(arch, data, recipe)
+        start = resumed or new_network(arch, data, recipe, dtype_policy(config.precision))
         check_fits(start, data)
         plan = TrainPlan(label=f"{start.arch}/{recipe.name}", epochs=epochs, batch_size=batch_size,
-                         patience=config.patience, seed=config.seed, augmentation=recipe.augmentation, save=save,
+                         patience=patience, seed=config.seed, augmentation=recipe.augmentation, save=save,
                          quiet=config.quiet)
         result.runs.append(train_network(start, data, recipe, plan))
     if config.plot_dir:

@@ -8,7 +8,9 @@
 Every convolution is 3x3, `padding="same"`, ReLU. Models take uint8-range images and scale
 them to [0, 1] themselves, so a saved model needs no outside preprocessing. `batch_norm` puts
 batch normalisation between each convolution and its ReLU (the fast recipe), `dropout_rate`
-adds dropout after the hidden dense layer (the seed uses it only in network a).
+adds dropout after the hidden dense layer (the seed uses it only in network a). `dtype_policy`
+"mixed_bfloat16" computes in bfloat16 with float32 variables (see mlkit.precision); the softmax
+layer stays float32 either way.
 """
 
 ARCHITECTURES = ("a", "b", "c", "d")
@@ -31,7 +33,8 @@ def smallest_image_side(arch: str) -> int:
 
 
 def build_cifar_model(arch: str, *, batch_norm: bool = False, dropout_rate: float | None = None,
-                      input_shape: tuple[int, ...] = INPUT_SHAPE, num_classes: int = NUM_CLASSES):
+                      input_shape: tuple[int, ...] = INPUT_SHAPE, num_classes: int = NUM_CLASSES,
+                      dtype_policy: str = "float32"):
     """Build one of the seed's networks.
 
     Args:
@@ -40,6 +43,7 @@ def build_cifar_model(arch: str, *, batch_norm: bool = False, dropout_rate: floa
         dropout_rate: dropout after the hidden dense layer; None keeps the seed's choice.
         input_shape: image shape, channels last.
         num_classes: units of the softmax layer.
+        dtype_policy: "float32" or "mixed_bfloat16".
 
     Returns:
         An uncompiled keras.Model named `cifar_<arch>`.
@@ -52,26 +56,26 @@ def build_cifar_model(arch: str, *, batch_norm: bool = False, dropout_rate: floa
     if dropout_rate is None:
         dropout_rate = SEED_DROPOUT[arch]
     inputs = keras.Input(shape=input_shape, name="image")
-    x = layers.Rescaling(1.0 / 255, name="scale")(inputs)
+    x = layers.Rescaling(1.0 / 255, dtype=dtype_policy, name="scale")(inputs)
     for block, filters_list in enumerate(CONV_BLOCKS[arch], start=1):
         for index, filters in enumerate(filters_list, start=1):
-            x = _conv(x, filters, batch_norm, f"block{block}_conv{index}")
-        x = layers.MaxPooling2D(name=f"block{block}_pool")(x)
-    x = layers.Flatten(name="flatten")(x)
+            x = _conv(x, filters, batch_norm, f"block{block}_conv{index}", dtype_policy)
+        x = layers.MaxPooling2D(dtype=dtype_policy, name=f"block{block}_pool")(x)
+    x = layers.Flatten(dtype=dtype_policy, name="flatten")(x)
     if DENSE_UNITS[arch]:
-        x = layers.Dense(DENSE_UNITS[arch], activation="relu", name="dense")(x)
+        x = layers.Dense(DENSE_UNITS[arch], activation="relu", dtype=dtype_policy, name="dense")(x)
         if dropout_rate:
-            x = layers.Dropout(dropout_rate, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+            x = layers.Dropout(dropout_rate, dtype=dtype_policy, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
     return keras.Model(inputs, outputs, name=f"cifar_{arch}")
 
 
-def _conv(x, filters: int, batch_norm: bool, name: str):
+def _conv(x, filters: int, batch_norm: bool, name: str, dtype_policy: str):
     from keras import layers
 
     if not batch_norm:
-        return layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(x)
+        return layers.Conv2D(filters, 3, padding="same", activation="relu", dtype=dtype_policy, name=name)(x)
     # The bias is redundant before batch normalisation, which has its own shift.
-    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, dtype=dtype_policy, name=name)(x)
+    x = layers.BatchNormalization(dtype=dtype_policy, name=f"{name}_bn")(x)
+    return layers.ReLU(dtype=dtype_policy, name=f"{name}_relu")(x)

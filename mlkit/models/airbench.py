@@ -1,0 +1,151 @@
+"""airbench94's network (Keller Jordan's CIFAR-10 speedrun) as Keras Functional models.
+
+    normalise -> whitening conv 2x2 (frozen) -> GELU
+    -> 3 blocks [conv 3x3, max-pool 2, batch norm, GELU, conv 3x3, batch norm, GELU]
+       of widths 64, 256, 256 -> max-pool 3 -> dense (no bias) -> logits x 1/9
+
+The whitening convolution's filters are the eigenvectors of the covariance of the training
+images' 2x2 patches, scaled to unit variance, and their negatives (so the GELU after it passes
+both signs); it is never trained. The other convolutions start as identities on their first
+input channels (Dirac initialisation). Batch norms learn only a shift, as in the reference.
+
+Two models share these layers: `train` (softmax of the logits) is what `fit` trains, and
+`inference` averages the logits of each image and its mirror image before the softmax (flip
+test-time augmentation); the inference model is the one scored and saved. Every layer is a
+standard Keras layer, so a saved model loads in safe mode with no mlkit code (`mlkit evaluate`).
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+WIDTHS = (64, 256, 256)
+LOGIT_SCALE = 1 / 9
+BATCH_NORM_MOMENTUM = 0.6  # Keras' convention: the share of the old moving statistics kept each step
+WHITENING_PATCH = 2
+WHITENING_EPSILON = 5e-4
+WHITENING_IMAGES = 5000  # the reference estimates the patch covariance on this many training images
+NAME = "cifar_airbench"
+
+
+@dataclass
+class AirbenchModels:
+    """The trained network and the flip-averaging model scored and saved (they share weights)."""
+
+    train: Any
+    inference: Any
+
+    def __repr__(self) -> str:
+        return f"AirbenchModels(parameters={self.train.count_params()})"
+
+
+def smallest_image_side() -> int:
+    """The 2x2 whitening drops one pixel, three max-pools halve, and the last pool takes 3x3."""
+    return 3 * 2 ** len(WIDTHS) + 1
+
+
+def build_airbench(x_train: np.ndarray, num_classes: int, dtype_policy: str = "float32") -> AirbenchModels:
+    """airbench94's network for images like `x_train` (N, H, W, C) in 0..255.
+
+    Args:
+        x_train: training images; their channel statistics normalise the input and their first
+            5,000 images' patch covariance sets the whitening filters.
+        num_classes: units of the last dense layer.
+        dtype_policy: "float32" or "mixed_bfloat16" (see mlkit.precision); softmax is float32.
+    """
+    import keras
+    from keras import layers
+
+    pixels = x_train.reshape(-1, x_train.shape[-1]).astype("float64") / 255
+    inputs = keras.Input(shape=x_train.shape[1:], name="image")
+    x = layers.Rescaling(1 / 255, name="scale")(inputs)
+    x = layers.Normalization(mean=pixels.mean(axis=0), variance=pixels.var(axis=0), name="normalize")(x)
+    whitening = layers.Conv2D(2 * WHITENING_PATCH ** 2 * x_train.shape[-1], WHITENING_PATCH, use_bias=False,
+                              trainable=False, dtype=dtype_policy, name="whiten")
+    x = layers.Activation("gelu", dtype=dtype_policy, name="whiten_gelu")(whitening(x))
+    for block, width in enumerate(WIDTHS, start=1):
+        x = _block(x, width, f"block{block}", dtype_policy)
+    x = layers.MaxPooling2D(3, dtype=dtype_policy, name="pool")(x)
+    x = layers.Flatten(dtype=dtype_policy, name="flatten")(x)
+    x = layers.Dense(num_classes, use_bias=False, kernel_initializer=_torch_uniform(), dtype=dtype_policy,
+                     name="head")(x)
+    logits = layers.Rescaling(LOGIT_SCALE, dtype="float32", name="logits")(x)
+    net = keras.Model(inputs, logits, name="airbench_net")
+    whitening.set_weights([whitening_filters(x_train[:WHITENING_IMAGES], net.get_layer("normalize"))])
+    _dirac(net)
+    train = keras.Model(inputs, layers.Activation("softmax", dtype="float32", name="probabilities")(net(inputs)),
+                        name=NAME)
+    return AirbenchModels(train, flip_averaging(net, x_train.shape[1:]))
+
+
+def _block(x, width: int, name: str, dtype_policy: str):
+    from keras import layers
+
+    for index in (1, 2):
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_initializer=_torch_uniform(),
+                          dtype=dtype_policy, name=f"{name}_conv{index}")(x)
+        if index == 1:
+            x = layers.MaxPooling2D(2, dtype=dtype_policy, name=f"{name}_pool")(x)
+        x = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, scale=False, dtype=dtype_policy,
+                                      name=f"{name}_bn{index}")(x)
+        x = layers.Activation("gelu", dtype=dtype_policy, name=f"{name}_gelu{index}")(x)
+    return x
+
+
+def _torch_uniform():
+    """PyTorch's default initialisation, which the reference's settings were tuned with:
+    uniform within +-1/sqrt(fan_in)."""
+    import keras
+
+    return keras.initializers.VarianceScaling(scale=1 / 3, mode="fan_in", distribution="uniform")
+
+
+def whitening_filters(images: np.ndarray, normalize) -> np.ndarray:
+    """The Conv2D kernel (2, 2, C, 8C) whitening the normalised images' 2x2 patches.
+
+    Each filter is one eigenvector of the patch covariance divided by the square root of its
+    eigenvalue (plus a small epsilon), largest first; the second half are their negatives.
+    """
+    normalised = np.asarray(normalize(images.astype("float32")), dtype="float64")
+    size = WHITENING_PATCH
+    height, width = normalised.shape[1] - size + 1, normalised.shape[2] - size + 1
+    patches = np.stack([normalised[:, row:row + height, col:col + width]
+                        for row in range(size) for col in range(size)], axis=3)  # (N, H', W', 4, C)
+    flat = patches.reshape(-1, size * size * images.shape[-1])
+    eigenvalues, eigenvectors = np.linalg.eigh(flat.T @ flat / len(flat))
+    order = np.argsort(eigenvalues)[::-1]
+    scaled = eigenvectors[:, order] / np.sqrt(eigenvalues[order] + WHITENING_EPSILON)
+    kernel = scaled.reshape(size, size, images.shape[-1], -1)  # rows of `flat` are (row, col, channel)
+    return np.concatenate([kernel, -kernel], axis=-1).astype("float32")
+
+
+def _dirac(net) -> None:
+    """Start every 3x3 convolution as the identity on its first input channels."""
+    for layer in net.layers:
+        if layer.__class__.__name__ == "Conv2D" and layer.kernel_size == (3, 3):
+            kernel = layer.get_weights()[0]
+            inputs = min(kernel.shape[2], kernel.shape[3])
+            kernel[..., :inputs] = 0
+            kernel[1, 1, np.arange(inputs), np.arange(inputs)] = 1
+            layer.set_weights([kernel])
+
+
+def flip_averaging(net, input_shape: tuple[int, ...]):
+    """A model giving the softmax of the mean of `net`'s logits for each image and its mirror.
+
+    The mirror is a fixed anti-diagonal matrix applied along the width: a frozen Dense layer,
+    so the saved model needs no custom layer to load.
+    """
+    import keras
+    from keras import layers
+
+    width = input_shape[1]
+    inputs = keras.Input(shape=input_shape, name="image")
+    by_column = layers.Permute((1, 3, 2), name="columns_last")(inputs)
+    mirror = layers.Dense(width, use_bias=False, trainable=False, dtype="float32", name="mirror")
+    mirrored = layers.Permute((1, 3, 2), name="columns_back")(mirror(by_column))
+    mirror.set_weights([np.eye(width, dtype="float32")[::-1]])
+    logits = layers.Average(dtype="float32", name="mean_logits")([net(inputs), net(mirrored)])
+    return keras.Model(inputs, layers.Activation("softmax", dtype="float32", name="probabilities")(logits),
+                       name=NAME)
