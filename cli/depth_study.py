@@ -23,6 +23,9 @@ VariantOption = Annotated[str, typer.Option(
     "sigmoid-first (seed 002's fix: first hidden layer sigmoid, the others the run's activation).")]
 ModelsOption = Annotated[str, typer.Option(
     "--models", help="Instead of the depth grid, compare seed 004's models: linear, mlp, mlp-dropout, cnn.")]
+RecipeOption = Annotated[str, typer.Option(
+    "--recipe", help="With --models: default (mlkit's fixes, 10 epochs each) or seed (seed 004 as it ran: "
+    "its epochs per model, initialisers and optimizers, no clipping; a diverging run is flagged).")]
 EveryBatchesOption = Annotated[int, typer.Option(
     "--every-batches", min=0, help="With --models, log loss and accuracy every N batches (0: off).")]
 GradientSamplesOption = Annotated[int, typer.Option(
@@ -34,6 +37,7 @@ def depth_study(
     depths: DepthsOption = ",".join(map(str, DEFAULTS.depths)),
     variant: VariantOption = ",".join(DEFAULTS.variants),
     models: ModelsOption = ",".join(DEFAULTS.models),
+    recipe: RecipeOption = DEFAULTS.recipe,
     epochs: EpochsOption = DEFAULTS.epochs,
     batch_size: BatchSizeOption = DEFAULTS.batch_size,
     subset: SubsetOption = DEFAULTS.subset,
@@ -57,47 +61,74 @@ def depth_study(
     towards the input. --variant he, batchnorm, residual or sigmoid-first shows which change
     lets depth help (seed 002's model: --variant sigmoid-first --activations relu). --models
     runs seed 004's comparison instead: linear, 3x1500 MLP with and without dropout, and a
-    CNN (Adam 1e-3, batch 100, logs every 100 batches).
+    CNN (Adam 1e-3, batch 100, logs every 100 batches), 10 epochs each, the linear model's
+    gradients clipped and the CNN started with He init. --recipe seed trains them as seed 004
+    did: linear 17 epochs, the others 34, the CNN started like the MLPs (truncated normal
+    0.01, biases 0.1), Adam's epsilon 1e-8, nothing clipped; a run whose loss overflows to
+    inf or NaN (the linear model's does on today's Keras) is stopped there and flagged
+    "diverged" with a note saying why.
+    --epochs, when given, replaces every model's epochs (and the depth grid's 10).
 
     There is no validation split, so the best run (the one the metrics describe and --save
     writes, a model taking the dataset's 0-255 images) is the one with the highest test
     accuracy.
 
-    Example: mlkit depth-study --variant seed,batchnorm --plot-dir plots --save best.keras
+    Example: mlkit depth-study --models linear,mlp,mlp-dropout,cnn --recipe seed --json
     """
     config = DepthStudyConfig(
         data=data, data_dir=data_dir, activations=comma_list(activations, str, "--activations"),
         depths=comma_list(depths, int, "--depths"), variants=comma_list(variant, str, "--variant"),
-        models=comma_list(models, str, "--models"), epochs=epochs, batch_size=batch_size, subset=subset,
-        every_batches=every_batches, gradient_samples=gradient_samples, seed=seed, plot_dir=plot_dir,
-        save=save, quiet=quiet)
+        models=comma_list(models, str, "--models"), recipe=recipe, epochs=epochs, batch_size=batch_size,
+        subset=subset, every_batches=every_batches, gradient_samples=gradient_samples, seed=seed,
+        plot_dir=plot_dir, save=save, quiet=quiet)
     targets = expectations(expect, METRICS)
     result = run(config)
     finish(result.record(), json=json, expect=targets, render=lambda: print_tables(*_tables(result)), quiet=quiet)
 
 
 def _tables(result) -> list:
-    """The runs table, the best run, then per-layer gradient norms before training and after
-    the last epoch: layers as rows and at most RUNS_PER_TABLE runs as columns per table, so
-    ten-layer nets and long grids still fit 80 columns."""
-    depth_mode = result.config.mode == "depth"
-    names = ["activation", "depth", "variant"] if depth_mode else ["model"]
-    settings, data, best = result.settings, result.data, result.best
-    epochs = settings["epochs"]
-    tables = [make_table(
-        f"{data['name']}: {data['train_images']} training images, {epochs} epoch{'s' * (epochs > 1)}, "
-        f"batch {settings['batch_size']} ({result.wall_seconds:.0f} s in all)",
-        [*names, "params", "test loss", "test acc", "seconds"],
-        [[*([run.plan.activation, run.plan.depth, run.plan.variant] if depth_mode else [run.plan.model]),
-          run.parameters, run.test_loss, run.test_accuracy, round(run.outcome.train_seconds)]
-         for run in result.runs]),
-        make_table("Best run (highest test accuracy: there is no validation split)",
-                   ["run", "test acc", "test loss", "train acc"],
-                   [[best.label, best.test_accuracy, best.test_loss, best.train_accuracy]])]
-    for row, when in ((0, "before training"), (-1, f"after epoch {epochs}")):
+    """The runs table, the best run, any diverged runs with their notes, then per-layer gradient
+    norms before training and after the last epoch: layers as rows and at most RUNS_PER_TABLE
+    runs as columns per table, so ten-layer nets and long grids still fit 80 columns."""
+    settings, best = result.settings, result.best
+    tables = [_runs_table(result), make_table(
+        "Best run (highest test accuracy: there is no validation split)", ["run", "test acc", "test loss", "train acc"],
+        [[best.label, best.test_accuracy, best.test_loss, best.train_accuracy]])]
+    diverged = [run for run in result.runs if run.diverged]
+    if diverged:
+        tables.append(make_table("Diverged runs (loss not finite: their accuracy is what overflowed outputs pick)",
+                                 ["run", "note"], [[run.label, run.note] for run in diverged]))
+    last = f"after epoch {settings['epochs']}" if result.config.mode == "depth" else "after each run's last epoch"
+    for row, when in ((0, "before training"), (-1, last)):
         for start in range(0, len(result.runs), RUNS_PER_TABLE):
             tables.append(_norms_table(result.runs[start:start + RUNS_PER_TABLE], row, when))
     return tables
+
+
+def _runs_table(result):
+    """One row per run: what it was, its size, test figures and training seconds (and, for
+    --models, the epochs each model trained, which the seed recipe sets per model)."""
+    settings, data = result.settings, result.data
+    head = f"{data['name']}: {data['train_images']} training images, batch {settings['batch_size']}"
+    if result.config.mode == "depth":
+        epochs = settings["epochs"]
+        title = f"{head}, {epochs} epoch{'s' * (epochs > 1)} ({result.wall_seconds:.0f} s in all)"
+        names = ["activation", "depth", "variant"]
+        rows = [[run.plan.activation, run.plan.depth, run.plan.variant] for run in result.runs]
+    else:
+        title = f"{head}, {settings['recipe']} recipe ({result.wall_seconds:.0f} s in all)"
+        names = ["model", "epochs"]
+        rows = [[run.plan.model, _epochs_cell(run)] for run in result.runs]
+    return make_table(title, [*names, "params", "test loss", "test acc", "seconds"],
+                      [[*row, run.parameters, run.test_loss, run.test_accuracy, round(run.outcome.train_seconds)]
+                       for row, run in zip(rows, result.runs)])
+
+
+def _epochs_cell(run) -> str:
+    """Epochs trained; a run stopped by divergence shows how far it got: "1 of 17 (inf)"."""
+    if run.diverged:
+        return f"{run.outcome.epochs_run} of {run.plan.epochs} ({run.divergence.loss})"
+    return str(run.outcome.epochs_run)
 
 
 def _norms_table(runs: list, row: int, when: str):

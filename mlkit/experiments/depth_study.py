@@ -1,13 +1,14 @@
 """`mlkit depth-study`: why depth hurts sigmoid MLPs on MNIST (seeds 000/002), the gradient
 norms that show why, the fixes (He init, batch norm, residual, seed 002's sigmoid-first), and
-seed 004's comparison of a linear model, two MLPs and a CNN.
+seed 004's comparison of a linear model, two MLPs and a CNN (`--recipe seed`: as the seed ran it).
 
 Every run trains through `mlkit.training.fit`, is scored on the test images after every epoch
 as the seeds did (their validation data was the test set) and keeps its last epoch's weights.
 There is no validation split: carving one from the training images would change what every
 model learns. So the best run, the one `metrics` describes and `--save` writes, is the one with
 the highest test accuracy (the first of equals): an optimistic pick, which the record says in
-`config.selection_split` ("test"). The per-run figures are in the record's `runs`.
+`config.selection_split` ("test"). The per-run figures are in the record's `runs`; a run whose
+loss overflowed (inf or NaN) is stopped there and flagged `diverged`, with a note saying why (mlkit/divergence.py).
 """
 
 import sys
@@ -15,14 +16,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..depth_plans import ACTIVATIONS, MAX_DEPTH, SEED_MODELS, VARIANTS, TrainingPlan, comparison_plans, depth_plans
+from ..depth_plans import (ACTIVATIONS, DIVERGENCE_CAUSES, MAX_DEPTH, RECIPES, SEED_MODELS, VARIANTS, TrainingPlan,
+                           comparison_plans, depth_plans)
+from ..divergence import Divergence
 from ..errors import ConfigError
 from ..files import check_output_folder, check_output_path
 from ..record import Record, data_block, file_entry
 from ..training import FitOutcome
 
-# metrics: the best run's figures, except wall_seconds (the whole command).
-METRICS = ("test_accuracy", "loss", "train_accuracy", "seconds", "wall_seconds", "images_per_second")
+# metrics: the best run's figures, except wall_seconds (the whole command) and diverged_runs
+# (how many runs' loss overflowed to inf or NaN).
+METRICS = ("test_accuracy", "loss", "train_accuracy", "seconds", "wall_seconds", "images_per_second",
+           "diverged_runs")
 MAX_EPOCHS = 1000
 MAX_BATCH_SIZE = 65_536
 MAX_GRADIENT_SAMPLES = 10_000  # the probe is one batch with gradients, before training and after every epoch
@@ -39,7 +44,8 @@ class DepthStudyConfig:
     depths: tuple[int, ...] = (1, 2, 3)
     variants: tuple[str, ...] = ("seed",)
     models: tuple[str, ...] = ()  # when given, seed 004's comparison replaces the depth grid
-    epochs: int = 10
+    recipe: str = "default"  # for --models: "seed" trains them as seed 004 did (depth_plans.py)
+    epochs: int | None = None  # None: the recipe's (10; seed recipe: each model's seed epochs)
     batch_size: int | None = None  # None: the seeds' 128 (depth grid) or 100 (comparison)
     subset: int | None = None
     every_batches: int = 100  # comparison runs log loss and accuracy this often (seed 004)
@@ -59,9 +65,12 @@ class DepthStudyConfig:
             (set(self.activations) <= set(ACTIVATIONS), f"--activations takes {', '.join(ACTIVATIONS)}"),
             (set(self.variants) <= set(VARIANTS), f"--variant takes {', '.join(VARIANTS)}"),
             (set(self.models) <= set(SEED_MODELS), f"--models takes {', '.join(SEED_MODELS)}"),
+            (self.recipe in RECIPES, f"--recipe takes {', '.join(RECIPES)}"),
+            (self.recipe == "default" or bool(self.models),
+             "--recipe seed applies to --models (seed 004); the depth grid's setup is already the seeds'"),
             (all(1 <= depth <= MAX_DEPTH for depth in self.depths), f"--depths must be 1 to {MAX_DEPTH}"),
             (bool(self.activations and self.depths and self.variants), "give at least one activation, depth and variant"),
-            (1 <= self.epochs <= MAX_EPOCHS, f"--epochs must be 1 to {MAX_EPOCHS}"),
+            (self.epochs is None or 1 <= self.epochs <= MAX_EPOCHS, f"--epochs must be 1 to {MAX_EPOCHS}"),
             (self.batch_size is None or 1 <= self.batch_size <= MAX_BATCH_SIZE, f"--batch-size must be 1 to {MAX_BATCH_SIZE}"),
             (self.subset is None or self.subset >= 1, "--subset must be at least 1"),
             (self.every_batches >= 0, "--every-batches must be 0 (off) or more"),
@@ -73,14 +82,18 @@ class DepthStudyConfig:
                 raise ConfigError(f"{message}; see `mlkit depth-study --help`.")
 
     def settings(self, plans: list[TrainingPlan]) -> dict:
-        """Every effective setting, one value each (the record's `config`)."""
+        """Every effective setting, one value each (the record's `config`); `epochs` is one number
+        for the depth grid and one per model for --models, whose `plans` give each model's settings."""
         depth = self.mode == "depth"
-        return {"mode": self.mode, "data": self.data, "activations": list(self.activations) if depth else None,
+        epochs = plans[0].epochs if depth else {plan.label: plan.epochs for plan in plans}
+        return {"mode": self.mode, "recipe": self.recipe, "data": self.data,
+                "activations": list(self.activations) if depth else None,
                 "depths": list(self.depths) if depth else None, "variants": list(self.variants) if depth else None,
-                "models": list(self.models) or None, "epochs": self.epochs, "batch_size": plans[0].batch_size,
+                "models": list(self.models) or None, "epochs": epochs, "batch_size": plans[0].batch_size,
                 "subset": self.subset, "every_batches": 0 if depth else self.every_batches,
                 "gradient_samples": self.gradient_samples, "plot_dir": self.plot_dir, "save": self.save,
-                "selection_split": "test", "best_run": "highest test_accuracy", "epoch_figures": "last epoch"}
+                "selection_split": "test", "best_run": "highest test_accuracy", "epoch_figures": "last epoch",
+                "plans": [plan.to_dict() for plan in plans]}
 
 
 @dataclass
@@ -94,6 +107,7 @@ class RunResult:
     outcome: FitOutcome
     layers: list[str]
     gradient_norms: list[list[float]]  # row 0 before training, row k after epoch k
+    divergence: Divergence | None = None  # where the loss overflowed (training stopped there)
 
     def __repr__(self) -> str:
         return f"RunResult({self.label!r}, test_accuracy={self.test_accuracy:.4f})"
@@ -106,13 +120,26 @@ class RunResult:
     def train_accuracy(self) -> float | None:
         return self.outcome.last("accuracy")
 
+    @property
+    def diverged(self) -> bool:
+        return self.divergence is not None
+
+    @property
+    def note(self) -> str | None:
+        """What went wrong and why, for a run that diverged."""
+        if self.divergence is None:
+            return None
+        cause = DIVERGENCE_CAUSES.get(self.plan.model) if self.plan.clipnorm is None else None
+        return self.divergence.describe() + (f". {cause}" if cause else ".")
+
     def to_dict(self) -> dict:
         history = self.outcome.history.to_dict()
         # Keras calls the per-epoch scores on the test images val_*; name the split for what it is.
         history["epochs"] = {key.replace("val_", "test_", 1): values for key, values in history["epochs"].items()}
         return {**self.plan.to_dict(), "parameters": self.parameters, "test_loss": self.test_loss,
                 "test_accuracy": self.test_accuracy, "train_accuracy": self.train_accuracy,
-                "epochs": self.outcome.epochs_run, "seconds": self.outcome.train_seconds,
+                "diverged": self.diverged, "divergence": self.divergence, "note": self.note,
+                "epochs_run": self.outcome.epochs_run, "seconds": self.outcome.train_seconds,
                 "wall_seconds": self.outcome.wall_seconds, "images_per_second": self.outcome.images_per_second,
                 "layers": self.layers, "gradient_norms": self.gradient_norms, "history": history}
 
@@ -140,7 +167,8 @@ class DepthStudyResult:
         best = self.best
         metrics = {"test_accuracy": best.test_accuracy, "loss": best.test_loss, "train_accuracy": best.train_accuracy,
                    "seconds": best.outcome.train_seconds, "wall_seconds": self.wall_seconds,
-                   "images_per_second": best.outcome.images_per_second}
+                   "images_per_second": best.outcome.images_per_second,
+                   "diverged_runs": sum(run.diverged for run in self.runs)}
         files = [file_entry(path, "plot") for path in self.plots]
         if self.config.save:
             files.append(file_entry(self.config.save, "model"))
@@ -163,9 +191,9 @@ def run(config: DepthStudyConfig) -> DepthStudyResult:
     rows = np.random.default_rng(config.seed).permutation(len(dataset.x_train))[: config.gradient_samples]
     probe = (dataset.x_train[rows], dataset.y_train[rows])
     if config.mode == "models":
-        plans = comparison_plans(config.models, config.batch_size)
+        plans = comparison_plans(config.models, config.recipe, config.batch_size, config.epochs)
     else:
-        plans = depth_plans(config.activations, config.depths, config.variants, config.batch_size)
+        plans = depth_plans(config.activations, config.depths, config.variants, config.batch_size, config.epochs)
     runs, best_model = [], None
     for plan in plans:
         trained, model = _train(plan, config, dataset, probe)
@@ -195,6 +223,7 @@ def _check_outputs(config: DepthStudyConfig) -> None:
 def _train(plan: TrainingPlan, config: DepthStudyConfig, dataset, probe) -> tuple[RunResult, object]:
     """Build, compile, fit and score one model, probing gradient norms before training and after
     every epoch (a callback of `fit`, so the probes are not counted as training time)."""
+    from ..divergence import divergence_watch
     from ..evaluation import evaluate_classifier
     from ..gradients import gradient_norm_recorder, kernel_layers
     from ..training import FitOptions, fit, set_seed
@@ -203,20 +232,22 @@ def _train(plan: TrainingPlan, config: DepthStudyConfig, dataset, probe) -> tupl
     model = plan.build(dataset.input_shape, dataset.num_classes)
     model.compile(optimizer=plan.optimizer(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     norms: list[list[float]] = []
-    options = FitOptions(epochs=config.epochs, batch_size=plan.batch_size, monitor="val_accuracy",
+    divergences: list[Divergence] = []
+    options = FitOptions(epochs=plan.epochs, batch_size=plan.batch_size, monitor="val_accuracy",
                          every_batches=config.every_batches if config.mode == "models" else 0,
                          quiet=config.quiet, label=plan.label)
     test = (dataset.x_test, dataset.y_test)
     outcome = fit(model, dataset.x_train, dataset.y_train, options=options, validation=test,
-                  callbacks=[gradient_norm_recorder(*probe, norms)])
+                  callbacks=[divergence_watch(divergences), gradient_norm_recorder(*probe, norms)])
     test_loss, _ = model.evaluate(*test, batch_size=TEST_BATCH_SIZE, verbose=0)
     # Counted from the predictions the way `mlkit evaluate` counts them, so scoring the saved
     # model gives this very number.
     test_accuracy = evaluate_classifier(model, *test, dataset.class_names).accuracy
-    if not config.quiet:
-        sys.stderr.write(f"{plan.label}: test accuracy {test_accuracy:.4f}  {outcome.train_seconds:.1f}s training\n")
     trained = RunResult(plan, model.count_params(), float(test_loss), test_accuracy, outcome,
-                        [layer.name for layer in kernel_layers(model)], norms)
+                        [layer.name for layer in kernel_layers(model)], norms, next(iter(divergences), None))
+    if not config.quiet:
+        sys.stderr.write(f"{plan.label}: test accuracy {test_accuracy:.4f}  {outcome.train_seconds:.1f}s training"
+                         f"{'  ' + trained.note if trained.diverged else ''}\n")
     return trained, model
 
 

@@ -5,6 +5,7 @@ Every builder takes images as the files store them (uint8, 0-255): the first lay
 by 255 (see pixels.py), so a saved model needs no preparation of its inputs.
 """
 
+from .initializers import truncated_normal_start
 from .pixels import pixel_scaling
 
 # "sigmoid-first" is seed 002's fix (its lines 530-535): the first hidden layer keeps the
@@ -86,10 +87,7 @@ def build_wide_mlp(input_shape: tuple[int, ...], num_classes: int, dropout_rate:
     inputs = keras.Input(input_shape)
     x = keras.layers.Flatten()(pixel_scaling()(inputs))
     for index in range(depth):
-        x = keras.layers.Dense(
-            units, activation="relu", name=f"dense_{index + 1}",
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.01),
-            bias_initializer=keras.initializers.Constant(0.1))(x)
+        x = keras.layers.Dense(units, activation="relu", name=f"dense_{index + 1}", **truncated_normal_start())(x)
         if dropout_rate:
             x = keras.layers.Dropout(dropout_rate)(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="output")(x)
