@@ -115,21 +115,26 @@ def test_calc_trains_and_predicts_from_image_files(mlkit, digits_dir, tmp_path):
     from PIL import Image
 
     result = mlkit.json("mnist-sum", "calc", "--data-dir", digits_dir, "--op", "sub", "--digits", "2",
-                        *TINY, "--save", tmp_path / "calc.keras")
+                        "--benchmark-digits", "1,3", *TINY, "--save", tmp_path / "calc.keras")
     assert result["command"] == "mnist-sum calc" and set(result["metrics"]) == set(CALC_METRICS)
     scores = result["evaluations"][0]
     assert scores["questions"] == 12 and 0 <= scores["exact_match"] <= scores["char_accuracy"] <= 1
     assert result["metrics"]["exact_match"] == scores["exact_match"]
     assert result["metrics"]["images_per_second"] == pytest.approx(48 * 5 / result["metrics"]["seconds"])
     assert (result["config"]["op"], result["config"]["digits"], result["config"]["length"]) == ("sub", 2, 5)
-    assert result["config"]["encoder"]["batch_norm"] is True
+    assert result["config"]["members"] == 1 and 0 <= result["metrics"]["digit_accuracy"] <= 1
+    benchmark = [(e["digits"], e["operands"], e["questions"]) for e in result["evaluations"][1:]]
+    assert benchmark == [(1, "N digits", 12), (3, "N digits", 12)]
     assert all(set(e["question"]) <= set("0123456789-") for e in result["examples"])
     for index in range(3):
         Image.fromarray(np.full((28, 28), 40 * index, dtype=np.uint8)).save(tmp_path / f"{index}.png")
-    files = [tmp_path / "0.png", "-", tmp_path / "1.png", tmp_path / "2.png"]
+    # Wider operands than the model trained on: the same reader, more columns.
+    files = [tmp_path / "0.png", "-", tmp_path / "1.png", tmp_path / "2.png", tmp_path / "1.png"]
     predicted = mlkit.json("mnist-sum", "predict", "--model", tmp_path / "calc.keras", *files)
     assert predicted["config"]["task"] == "calc" and len(predicted["predictions"]) == 1
     assert set(predicted["predictions"][0]["predicted"]) <= set("0123456789-")
+    plus = mlkit("mnist-sum", "predict", "--model", tmp_path / "calc.keras", files[0], "+", files[2])
+    assert plus.exit_code == 2 and "answers sub questions" in plus.stderr
     assert predicted["metrics"]["exact_match"] is None and predicted["data"]["name"] == "image files"
     bad = mlkit("mnist-sum", "predict", "--model", tmp_path / "calc.keras", files[0], files[2])
     assert bad.exit_code == 2 and "one + or -" in bad.stderr

@@ -72,6 +72,19 @@ def test_calc_questions_are_laid_out_and_answered_right(op):
         assert any(answer.startswith("-") for answer in decode_answers(questions.target))
 
 
+@pytest.mark.parametrize("op", ["add", "sub"])
+def test_full_width_questions_write_every_digit_leading_zeros_included(op):
+    questions = make_calc_questions(labelled_pool(), 300, op, MAX_DIGITS, np.random.default_rng(2), full_width=True)
+    assert questions.x.shape == (300, 2 * MAX_DIGITS + 1, 28, 28) and (questions.slots != BLANK).all()
+    assert (questions.slots[:, 0] == 0).any()
+    places = 10 ** np.arange(MAX_DIGITS - 1, -1, -1, dtype=np.int64)
+    first, second = questions.slots[:, :MAX_DIGITS] @ places, questions.slots[:, MAX_DIGITS + 1:] @ places
+    answers = [int(text) for text in decode_answers(questions.target)]
+    assert answers == (first + second if op == "add" else first - second).tolist()
+    digit = questions.slots < 10
+    assert (questions.x[digit][:, 0, 0] == questions.slots[digit]).all()
+
+
 def test_split_pool_is_disjoint_stratified_and_seeded():
     pool = labelled_pool(240)
     train, validation = split_pool(pool, 1 / 12, seed=3)
@@ -134,9 +147,13 @@ def test_sum_metrics_and_calc_metrics_values():
     calc = sequence_data("calc").test
     codes = calc.target.copy()
     codes[0, -1] = (codes[0, -1] + 1) % 10
-    scores = calc_metrics(codes, calc)
+    read = calc.slots.copy()
+    digit = np.argwhere(read < 10)[0]
+    read[tuple(digit)] = (read[tuple(digit)] + 1) % 10
+    scores = calc_metrics(codes, calc, read)
     assert scores["exact_match"] == pytest.approx(5 / 6)
     assert scores["char_accuracy"] == pytest.approx(1 - 1 / codes.size)
+    assert scores["digit_accuracy"] == pytest.approx(1 - 1 / (calc.slots < 10).sum())
 
 
 def test_sums_are_read_as_the_median_of_the_distribution():
@@ -207,6 +224,9 @@ def test_eighteen_digit_questions_are_still_answered_right():
     (CalcConfig(digits=50), "--digits must be 1 to 18"),
     (CalcConfig(op="mul"), "--op"),
     (CalcConfig(epochs=0), "--epochs"),
+    (CalcConfig(benchmark_digits=(4, 19)), "--benchmark-digits must be 1 to 18"),
+    (CalcConfig(members=0), "--members"),
+    (CalcConfig(digits=15, batch_size=600), "images a step, more than 16,384"),
 ])
 def test_settings_outside_the_named_limits_are_config_errors(config, message):
     with pytest.raises(ConfigError, match=message):
@@ -216,6 +236,8 @@ def test_settings_outside_the_named_limits_are_config_errors(config, message):
 def test_the_default_settings_are_within_the_limits():
     SumConfig().check()
     CalcConfig().check()
+    # The calculator trains on the same number of slots for any --digits.
+    assert CalcConfig(digits=15).train_sequences * 31 <= CalcConfig(digits=1).train_sequences * 3
 
 
 def test_digit_images_too_small_to_show_a_digit_are_refused(tmp_path):

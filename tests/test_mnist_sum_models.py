@@ -1,10 +1,17 @@
-"""The Deep Sets sum model and the calculator model: invariances, shapes, saving."""
+"""The Deep Sets sum model and the column calculator: invariances, exact arithmetic, saving."""
+
+import itertools
 
 import numpy as np
 import pytest
 
-from mlkit.models.mnist_sum import (EncoderConfig, build_calc_model, build_sum_model, custom_objects,
-                                   ensemble_size, member_losses, sum_distribution_model)
+from mlkit.mnist_sum import ImagePool, make_calc_questions
+from mlkit.mnist_sum.columns import answer_columns, column_answers
+from mlkit.mnist_sum.evaluation import digit_probabilities, distinct_images, sum_distribution
+from mlkit.models.mnist_calc import (answer_log_likelihood, answer_marginals, build_calc_model, build_digit_reader,
+                                    calc_model_for, column_trainer, column_values, reading_view)
+from mlkit.models.mnist_sum import (EncoderConfig, build_sum_model, custom_objects, ensemble_size,
+                                   member_losses, sum_distribution_model)
 from mlkit.training import load_model, save_model
 
 
@@ -46,6 +53,16 @@ def test_sum_distribution_is_the_convolution_of_the_digit_distributions(sum_mode
     assert distribution.shape == (3, 37)
 
 
+def test_scoring_reads_each_distinct_image_once_with_the_same_numbers(sum_model):
+    x = np.random.default_rng(8).integers(0, 256, (6, 4, 28, 28), dtype=np.uint8)
+    x[3:] = x[:3, ::-1]  # every image twice
+    images, where = distinct_images(x)
+    assert len(images) == 12 and (images[where] == x).all()
+    distribution, digits = sum_distribution_model(sum_model, 4, with_digits=True).predict(x, verbose=0)
+    np.testing.assert_allclose(digit_probabilities(sum_model, x), digits, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(sum_distribution(digits), distribution, rtol=1e-4, atol=1e-7)
+
+
 def test_an_ensemble_averages_its_members_and_trains_each_on_its_own_loss():
     import keras
 
@@ -84,35 +101,61 @@ def test_shifted_training_images_do_not_change_predictions():
     assert not np.allclose(shift(images, training=True), images)
 
 
-def test_saved_models_load_in_safe_mode_with_the_same_outputs(sum_model, tmp_path):
+@pytest.fixture(scope="module")
+def calc_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return build_calc_model(3, "add", build_digit_reader(EncoderConfig(filters=(4, 4), units=8), members=2))
+
+
+def test_saved_models_load_in_safe_mode_with_the_same_outputs(sum_model, calc_model, tmp_path):
     x = np.random.default_rng(2).integers(0, 256, (2, 7, 28, 28), dtype=np.uint8)
-    calc = build_calc_model(digits=3, num_chars=13, units=16)
-    for model in (sum_model, calc):
+    for model in (sum_model, calc_model):
         loaded = load_model(save_model(model, tmp_path / f"{model.name}.keras"), custom_objects())
         assert loaded.name == model.name
         np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5)
 
 
-def test_calc_model_gives_a_distribution_per_answer_character():
-    model = build_calc_model(digits=2, num_chars=13, units=8)
-    x = np.random.default_rng(3).integers(0, 256, (2, 5, 28, 28), dtype=np.uint8)
-    probabilities = model.predict(x, verbose=0)
-    assert probabilities.shape == (2, 3, 13)
-    np.testing.assert_allclose(probabilities.sum(axis=-1), 1, rtol=1e-5)
-    columns = model.get_layer("carry_column").output.shape
-    assert tuple(columns[1:2]) == (3,)
+def one_hot_readings(slots: np.ndarray) -> np.ndarray:
+    """(questions, 1 member, slots, 10) readings that are sure of every digit; other slots read 0."""
+    return np.eye(10, dtype="float32")[np.where(slots < 10, slots, 0)][:, None]
 
 
-def test_calc_columns_pair_digits_of_the_same_place_value():
-    import keras
+@pytest.mark.parametrize("op, full_width", [("add", False), ("sub", False), ("add", True), ("sub", True)])
+def test_carries_over_sure_readings_give_the_exact_answer(op, full_width):
+    pool = ImagePool(np.ones((20, 28, 28), dtype=np.uint8), np.arange(20) % 10)
+    questions = make_calc_questions(pool, 300, op, 4, np.random.default_rng(5), full_width=full_width)
+    values = column_values(one_hot_readings(questions.slots), op)
+    marginals = np.asarray(answer_marginals(values, op))[:, 0]
+    np.testing.assert_array_equal(column_answers(marginals, op), questions.target)
+    columns = answer_columns(questions.target, op, 4)
+    np.testing.assert_array_equal(marginals.argmax(axis=-1), columns)
+    log_likelihood = np.asarray(answer_log_likelihood(values, columns[:, None], op))
+    np.testing.assert_allclose(log_likelihood, 0, atol=1e-5)
 
-    model = build_calc_model(digits=3, num_chars=13, units=4)
-    columns = keras.Model(model.inputs, model.get_layer("columns").output)
-    features = keras.Model(model.inputs, model.get_layer("per_image_cnn").output)
-    x = np.random.default_rng(4).integers(0, 256, (1, 7, 28, 28), dtype=np.uint8)
-    per_slot, stacked = features.predict(x, verbose=0)[0], columns.predict(x, verbose=0)[0]
-    width = per_slot.shape[1]
+
+@pytest.mark.parametrize("op", ["add", "sub"])
+def test_every_answer_s_probability_sums_to_one_and_matches_the_marginals(op):
+    readings = np.random.default_rng(6).dirichlet(np.ones(10), size=(1, 1, 5)).astype("float32")
+    values = column_values(readings, op)
+    answers = np.array(list(itertools.product(range(10), range(10), range(2))))
+    probability = np.exp(np.asarray(answer_log_likelihood(values, answers[:, None], op)))[:, 0]
+    assert probability.sum() == pytest.approx(1, abs=1e-4)
+    marginals = np.asarray(answer_marginals(values, op))[0, 0]
     for column in range(3):
-        np.testing.assert_allclose(stacked[column, :width], per_slot[column], rtol=1e-6)
-        np.testing.assert_allclose(stacked[column, width:2 * width], per_slot[4 + column], rtol=1e-6)
-        np.testing.assert_allclose(stacked[column, 2 * width:], per_slot[3], rtol=1e-6)
+        by_digit = np.bincount(answers[:, column], weights=probability, minlength=10)
+        np.testing.assert_allclose(marginals[column], by_digit, atol=1e-5)
+
+
+def test_blank_slots_read_zero_and_one_reader_serves_every_width(calc_model):
+    x = np.random.default_rng(7).integers(1, 256, (2, 7, 28, 28), dtype=np.uint8)
+    x[:, 0] = 0
+    columns, readings = reading_view(calc_model).predict(x, verbose=0)
+    assert readings.shape == (2, 2, 7, 10) and columns.shape == (2, 4, 10)
+    np.testing.assert_array_equal(readings[:, :, 0], np.eye(10)[np.zeros((2, 2), dtype=int)])
+    np.testing.assert_allclose(columns.sum(axis=-1), 1, rtol=1e-5)
+    wide = calc_model_for(calc_model, 15)
+    assert wide.input_shape[1] == 31 and wide.output_shape[1:] == (16, 10)
+    assert wide.get_layer("digit_reader") is calc_model.get_layer("digit_reader")
+    assert column_trainer(calc_model).output_shape[1:] == (2, 3, 19)

@@ -14,11 +14,11 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..files import check_output_folder, check_output_path
-from ..mnist_sum import SequenceData, make_calc_questions, make_sum_sequences, save_sequences
+from ..mnist_sum import SequenceData, SequenceSet, make_calc_questions, make_sum_sequences, save_sequences
 from ..mnist_sum.evaluation import evaluate_calc, evaluate_sum
 from ..mnist_sum.limits import MAX_DIGITS, MAX_LENGTH, MAX_MEMBERS, check_batch_size, check_range, check_set_size
 from ..mnist_sum.sources import prepare_sequences
-from ..mnist_sum.symbols import CHARS, operator_name
+from ..mnist_sum.symbols import operator_name
 from ..models.mnist_sum import EncoderConfig
 from ..precision import PRECISIONS, dtype_policy
 from ..record import Record, file_entry
@@ -31,13 +31,14 @@ from ..training import MODEL_SUFFIXES, FitOptions, FitOutcome, History, fit, sav
 # (running mean) and of the validation sequences; for calc the per-character accuracy.
 SUM_METRICS = ("exact_match", "mae", "rmse", "digit_accuracy", "train_accuracy", "val_accuracy",
                "seconds", "wall_seconds", "images_per_second")
-CALC_METRICS = ("exact_match", "char_accuracy", "train_accuracy", "val_accuracy",
+CALC_METRICS = ("exact_match", "char_accuracy", "digit_accuracy", "train_accuracy", "val_accuracy",
                 "seconds", "wall_seconds", "images_per_second")
 METRICS = {"sum": SUM_METRICS, "calc": CALC_METRICS}
 # default: mlkit's models (below); seed: the seed exercises' setups (mlkit/mnist_sum/seed_recipe.py).
 RECIPES = ("default", "seed")
-# Options that change only mlkit's own sum model; with --recipe seed they are refused.
+# Options that change only mlkit's own models; with --recipe seed they are refused.
 SUM_MODEL_OPTIONS = ("members", "shift", "rotate", "precision", "validation_sequences")
+CALC_MODEL_OPTIONS = ("members", "shift", "rotate", "precision", "benchmark_digits")
 
 
 @dataclass
@@ -95,12 +96,38 @@ SUM_ENCODER = EncoderConfig(shift=0.1, convs_per_block=2)
 # 33 and 40 in two runs. Two members cost two CNNs' time, which bfloat16 (see mlkit.precision)
 # pays for where it is native.
 SUM_MEMBERS = 2
-# The calculator's CNN normalises its batches (see models/mnist_sum.build_calc_model).
-CALC_ENCODER = EncoderConfig(batch_norm=True)
+# The calculator reads digits with the sum model's CNN (models/mnist_calc.py).
+CALC_ENCODER = SUM_ENCODER
+# Digit slots the calculator trains on per epoch, whatever --digits is: the reader's work is
+# per image, so N=15 questions (31 slots) come 31 to a question and fewer questions are drawn.
+CALC_TRAIN_SLOTS = 270_000
 
 
 @dataclass
-class SumConfig(SequenceOptions):
+class ReaderOptions:
+    """The per-image digit reader both default-recipe models train: CNN, ensemble, precision."""
+
+    encoder: EncoderConfig = SUM_ENCODER  # frozen, so one shared default is safe
+    members: int = SUM_MEMBERS
+    precision: str = "auto"  # sets encoder.dtype_policy (see mlkit.precision)
+
+    def check_reader(self) -> None:
+        """Members, augmentation and precision in range (ConfigError: a usage error)."""
+        check_range("--members", self.members, 1, MAX_MEMBERS)
+        for name in ("shift", "rotate"):
+            value = getattr(self.encoder, name)
+            if not (math.isfinite(value) and 0 <= value < 0.5):
+                raise ConfigError(f"--{name} must be at least 0 and below 0.5, got {value}.")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
+
+    def reader_encoder(self) -> EncoderConfig:
+        """The encoder with --precision resolved to a dtype policy."""
+        return replace(self.encoder, dtype_policy=dtype_policy(self.precision))
+
+
+@dataclass
+class SumConfig(ReaderOptions, SequenceOptions):
     """`mnist-sum sum`: the sum of `length` digit images, scored at `eval_lengths` too."""
 
     length: int = 10
@@ -109,43 +136,51 @@ class SumConfig(SequenceOptions):
     # MAE is a mean over rare large errors (one misread 4/9 costs 5), and it depends on how often
     # the few misread test images happen to be drawn: one model scored 0.116-0.154 on six sets of
     # 10,000 length-10 sequences. 50,000 sequences (each test image drawn ~50 times) halve that
-    # spread; scoring them takes about two minutes for lengths 5, 10 and 20.
+    # spread; scoring reads each distinct test image once (mnist_sum.evaluation.digit_probabilities)
+    # and convolves the digit distributions in NumPy, not the 1.75 million slots of lengths 5, 10, 20.
     test_sequences: int = 50000
-    encoder: EncoderConfig = SUM_ENCODER  # frozen, so one shared default is safe
-    members: int = SUM_MEMBERS
-    precision: str = "auto"  # sets encoder.dtype_policy (see mlkit.precision)
 
     def check(self) -> None:
         """Every setting in range, before any data is read (ConfigError: a usage error)."""
         check_range("--length", self.length, 1, MAX_LENGTH)
         for length in self.eval_lengths:
             check_range("--eval-lengths", length, 1, MAX_LENGTH)
-        check_range("--members", self.members, 1, MAX_MEMBERS)
-        for name in ("shift", "rotate"):
-            value = getattr(self.encoder, name)
-            if not (math.isfinite(value) and 0 <= value < 0.5):
-                raise ConfigError(f"--{name} must be at least 0 and below 0.5, got {value}.")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
+        self.check_reader()
         self.check_sizes(self.length, max(self.length, *self.eval_lengths), self.members)
 
 
 @dataclass
-class CalcConfig(SequenceOptions):
-    """`mnist-sum calc`: `a op b` with operands of up to `digits` digits, answered as text."""
+class CalcConfig(ReaderOptions, SequenceOptions):
+    """`mnist-sum calc`: `a op b` with operands of up to `digits` digits, answered as text.
+
+    `benchmark_digits` also scores questions whose operands have exactly that many digits
+    (sampling.make_calc_questions with full_width), with the same reader.
+    """
 
     op: str = "add"
     digits: int = 3
-    units: int = 128
-    train_sequences: int = 30000
-    epochs: int = 10
+    train_sequences: int | None = None  # None: CALC_TRAIN_SLOTS // (2 * digits + 1) questions
+    test_sequences: int = 10000
+    epochs: int = 6
     batch_size: int = 64
+    encoder: EncoderConfig = CALC_ENCODER
+    members: int = 1
+    benchmark_digits: tuple[int, ...] = ()
+    units: int = 256  # the LSTM width of --recipe seed's model (seed 000); mlkit's has no LSTM
+
+    def __post_init__(self):
+        if self.train_sequences is None:
+            self.train_sequences = max(1, CALC_TRAIN_SLOTS // (2 * self.digits + 1))
 
     def check(self) -> None:
         """Every setting in range, before any data is read (ConfigError: a usage error)."""
         operator_name(self.op)
         check_range("--digits", self.digits, 1, MAX_DIGITS)
-        self.check_sizes(2 * self.digits + 1, 2 * self.digits + 1)
+        for digits in self.benchmark_digits:
+            check_range("--benchmark-digits", digits, 1, MAX_DIGITS)
+        self.check_reader()
+        slots = 2 * max((self.digits, *self.benchmark_digits)) + 1
+        self.check_sizes(2 * self.digits + 1, slots, self.members)
 
 
 @dataclass
@@ -177,7 +212,7 @@ class RunResult:
         """What the trained network was built with."""
         if "encoder" not in self.config:  # a seed recipe's model, described in full
             return self.config["model"]
-        built = {key: self.config[key] for key in ("members", "digits", "units") if key in self.config}
+        built = {key: self.config[key] for key in ("members", "digits") if key in self.config}
         return built | self.config["encoder"]
 
     def record(self) -> Record:
@@ -197,13 +232,8 @@ def sum_config(recipe: str = "default", **given) -> SumConfig:
     """A SumConfig from the options given (None = not given): the recipe's values for the rest."""
     from ..mnist_sum.seed_recipe import SEED_SUM
 
-    chosen = {name: value for name, value in given.items() if value is not None}
+    chosen = _chosen(recipe, given, SUM_MODEL_OPTIONS, SEED_SUM, "seed 002's own model and grouping")
     if recipe == "seed":
-        refused = [name for name in SUM_MODEL_OPTIONS if name in chosen]
-        if refused:
-            names = ", ".join("--" + name.replace("_", "-") for name in refused)
-            raise ConfigError(f"{names}: not used by --recipe seed (seed 002's own model and grouping).")
-        chosen = SEED_SUM | chosen
         chosen.setdefault("eval_lengths", (chosen["length"],))
     augmentation = {name: chosen.pop(name) for name in ("shift", "rotate") if name in chosen}
     return SumConfig(recipe=recipe, encoder=replace(SUM_ENCODER, **augmentation), **chosen)
@@ -213,10 +243,22 @@ def calc_config(recipe: str = "default", **given) -> CalcConfig:
     """A CalcConfig from the options given (None = not given): the recipe's values for the rest."""
     from ..mnist_sum.seed_recipe import SEED_CALC
 
+    chosen = _chosen(recipe, given, CALC_MODEL_OPTIONS, SEED_CALC, "seed 000's own model")
+    augmentation = {name: chosen.pop(name) for name in ("shift", "rotate") if name in chosen}
+    return CalcConfig(recipe=recipe, encoder=replace(CALC_ENCODER, **augmentation), **chosen)
+
+
+def _chosen(recipe: str, given: dict, model_options: tuple[str, ...], preset: dict, why: str) -> dict:
+    """The options given (None = not given); with --recipe seed, the preset under them and
+    mlkit's model options refused."""
     chosen = {name: value for name, value in given.items() if value is not None}
-    if recipe == "seed":
-        chosen = SEED_CALC | chosen
-    return CalcConfig(recipe=recipe, **chosen)
+    if recipe != "seed":
+        return chosen
+    refused = [name for name in model_options if name in chosen]
+    if refused:
+        names = ", ".join("--" + name.replace("_", "-") for name in refused)
+        raise ConfigError(f"{names}: not used by --recipe seed ({why}).")
+    return preset | chosen
 
 
 def optimizer(config: SequenceOptions, train_sequences: int):
@@ -253,7 +295,7 @@ def run_sum(config: SumConfig) -> RunResult:
         from ..mnist_sum.seed_recipe import train_seed_sum
 
         return seed_result(train_seed_sum(config), config, started, "mnist_sum_seed")
-    encoder = replace(config.encoder, dtype_policy=dtype_policy(config.precision))
+    encoder = config.reader_encoder()
     set_seed(config.seed)
     data, test_pool, block = prepare_sequences(
         config, "sum", lambda pool, count, rng: make_sum_sequences(pool, count, config.length, rng))
@@ -283,8 +325,9 @@ def run_sum(config: SumConfig) -> RunResult:
 
 
 def run_calc(config: CalcConfig) -> RunResult:
-    """Train the calculator on `a op b` questions and score exact and per-character accuracy."""
-    from ..models.mnist_sum import build_calc_model
+    """Train the column calculator's digit reader on `a op b` questions and score whole answers."""
+    from ..mnist_sum.columns import answer_columns
+    from ..models.mnist_calc import answer_loss, build_calc_model, build_digit_reader, column_trainer
 
     started = time.perf_counter()
     config.check()
@@ -293,26 +336,44 @@ def run_calc(config: CalcConfig) -> RunResult:
         from ..mnist_sum.seed_recipe import train_seed_calc
 
         return seed_result(train_seed_calc(config), config, started, "mnist_calc_seed")
+    encoder = config.reader_encoder()
     set_seed(config.seed)
-    data, _, block = prepare_sequences(config, "calc", lambda pool, count, rng: make_calc_questions(
+    data, test_pool, block = prepare_sequences(config, "calc", lambda pool, count, rng: make_calc_questions(
         pool, count, config.op, config.digits, rng))
-    digits = int(data.train.attrs.get("digits", config.digits))
-    check_batch_size(config.batch_size, data.train.length)
-    model = build_calc_model(digits, len(CHARS), config.units, CALC_ENCODER)
-    model.compile(optimizer(config, len(data.train)), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    # The model writes answers least significant character first (see build_calc_model).
-    outcome = fit(model, data.train.x, data.train.target[:, ::-1],
+    # A sequence file given as --data sets the operation and the digits.
+    op, digits = data.train.attrs.get("op", config.op), int(data.train.attrs.get("digits", config.digits))
+    check_batch_size(config.batch_size, data.train.length, config.members)
+    model = build_calc_model(digits, op, build_digit_reader(encoder, config.members))
+    # Trained through the probability of the whole answer (see models/mnist_calc.answer_loss).
+    trainer = column_trainer(model)
+    loss, accuracy = answer_loss(op)
+    trainer.compile(optimizer(config, len(data.train)), loss=loss, metrics=[accuracy])
+    outcome = fit(trainer, data.train.x, answer_columns(data.train.target, op, digits),
                   options=fit_options(config, "calc", config.batch_size),
-                  validation=(data.validation.x, data.validation.target[:, ::-1]), callbacks=stop_on_nan(),
-                  examples_per_epoch=data.train.image_count)
-    metrics, examples = evaluate_calc(model, data.test)
+                  validation=(data.validation.x, answer_columns(data.validation.target, op, digits)),
+                  callbacks=stop_on_nan(), examples_per_epoch=data.train.image_count)
+    evaluations, examples = score_calc(model, data.test, test_pool, config)
     files = write_files(model, data, outcome.history, config, "mnist_calc")
     settings = {"recipe": "default"} | _settings(config, data) | {
-        "test_sequences": len(data.test), "op": data.train.attrs.get("op", config.op), "digits": digits,
-        "units": config.units, "encoder": asdict(CALC_ENCODER)}
-    return RunResult("calc", settings, block, outcome, [metrics], config.seed, time.perf_counter() - started,
+        "test_sequences": len(data.test), "op": op, "digits": digits, "members": config.members,
+        "benchmark_digits": list(config.benchmark_digits), "encoder": asdict(encoder),
+        "precision": "bfloat16" if encoder.dtype_policy == "mixed_bfloat16" else "float32"}
+    return RunResult("calc", settings, block, outcome, evaluations, config.seed, time.perf_counter() - started,
                      examples, files)
+
+
+def score_calc(model, test: SequenceSet, test_pool, config: CalcConfig) -> tuple[list[dict], list[dict]]:
+    """The test questions' scores, then those of full-width questions at every --benchmark-digits."""
+    from ..models.mnist_calc import calc_model_for, calc_op
+
+    headline, examples = evaluate_calc(model, test)
+    evaluations = [{"digits": (test.length - 1) // 2, "operands": "1 to N digits"} | headline]
+    for digits in config.benchmark_digits:
+        questions = make_calc_questions(test_pool, config.test_sequences, calc_op(model), digits,
+                                        np.random.default_rng([config.seed, digits]), full_width=True)
+        scores, _ = evaluate_calc(calc_model_for(model, digits), questions, examples=0)
+        evaluations.append({"digits": digits, "operands": "N digits"} | scores)
+    return evaluations, examples
 
 
 def _settings(config: SequenceOptions, data: SequenceData) -> dict:

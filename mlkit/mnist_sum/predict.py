@@ -8,15 +8,16 @@ import numpy as np
 
 from ..data.hdf5 import checksum
 from ..errors import ConfigError, DataError, ModelError
-from ..models.mnist_sum import CALC_MODEL_NAME, SUM_MODEL_NAME, custom_objects
+from ..models.mnist_calc import CALC_MODEL_NAMES, calc_model_for, calc_op
+from ..models.mnist_sum import SUM_MODEL_NAME, custom_objects
 from ..models.mnist_sum_seed import SEED_CALC_MODEL_NAME, SEED_SUM_MODEL_NAME
 from ..record import Record, data_block, file_sha256
 from ..training import load_model
 from .evaluation import SumPredictions, answer_rows, calc_metrics, predict_answers, predict_sums, sum_metrics
 from .images import load_digit_image
-from .limits import MAX_LENGTH
+from .limits import MAX_DIGITS, MAX_LENGTH
 from .storage import SPLITS, SequenceSet, load_sequences
-from .symbols import BLANK, MINUS, PLUS, symbol_image
+from .symbols import BLANK, MINUS, OPERATORS, PLUS, symbol_image
 
 OPERATOR_TOKENS = {"+": PLUS, "-": MINUS}
 # The scores `predict` computes when the true answers are known (a sequence file); each is None
@@ -72,7 +73,7 @@ def run_predict(config: PredictConfig) -> PredictResult:
         raise ModelError(f"{config.model} was trained with `mnist-sum calc --recipe seed`, whose questions are "
                          "left-aligned with noise images for + and padding; predict writes mlkit's right-aligned "
                          "layout with blank images, so it cannot read this model.")
-    tasks = {SUM_MODEL_NAME: "sum", CALC_MODEL_NAME: "calc", SEED_SUM_MODEL_NAME: "sum"}
+    tasks = {SUM_MODEL_NAME: "sum", SEED_SUM_MODEL_NAME: "sum"} | {name: "calc" for name in CALC_MODEL_NAMES.values()}
     if model.name not in tasks:
         raise ModelError(f"{config.model} is a {model.name!r} model, not one saved by `mlkit mnist-sum`.")
     task = tasks[model.name]
@@ -81,6 +82,9 @@ def run_predict(config: PredictConfig) -> PredictResult:
     if data is not None:
         if data.task != task:
             raise DataError(f"{config.data} holds {data.task!r} sequences but {config.model} is a {task} model.")
+        if task == "calc" and data.train.attrs["op"] != calc_op(model):
+            raise DataError(f"{config.data} asks {data.train.attrs['op']} questions but {config.model} "
+                            f"answers {calc_op(model)} ones.")
         sequences = getattr(data, config.split)
         result.data = data_block(Path(config.data).name, config.data, file_sha256(config.data),
                                  split=config.split, sequences=len(sequences), length=sequences.length)
@@ -100,13 +104,12 @@ def _predict_sequences(model, task: str, sequences: SequenceSet, result: Predict
                               for index, answer in enumerate(sequences.target)]
         result.metrics = sum_metrics(predictions.sums, sequences, predictions.digits)
         return
-    slots = model.inputs[0].shape[1]
-    if sequences.length != slots:
-        raise ModelError(f"the model reads questions of {slots} slots, the file has {sequences.length}; "
-                         "use a model trained with the same --digits.")
-    codes, _ = predict_answers(model, sequences)
+    if sequences.length != model.inputs[0].shape[1]:
+        # The reader reads any number of digits: the same calculator for the file's width.
+        model = calc_model_for(model, (sequences.length - 1) // 2)
+    codes, digits, _ = predict_answers(model, sequences)
     result.predictions = answer_rows(codes, sequences.slots, sequences.target)
-    result.metrics = calc_metrics(codes, sequences)
+    result.metrics = calc_metrics(codes, sequences, digits)
 
 
 def _sum_row(predictions: SumPredictions, index: int) -> dict:
@@ -129,17 +132,23 @@ def _predict_sum_images(model, paths: tuple[str, ...], result: PredictResult) ->
 
 
 def _predict_calc_images(model, tokens: tuple[str, ...], result: PredictResult) -> None:
-    """Tokens are digit image files with one `+` or `-` between the two operands."""
-    slots = model.inputs[0].shape[1]
-    width = (slots - 1) // 2
+    """Tokens are digit image files with one `+` or `-` between the two operands.
+
+    The calculator reads operands of any width up to MAX_DIGITS (models/mnist_calc.py)."""
     operators = [index for index, token in enumerate(tokens) if token in OPERATOR_TOKENS]
     if len(operators) != 1:
         raise ConfigError("give the question as digit image files with one + or - between the operands, "
                           "e.g. 4.png 8.png + 1.png 9.png 4.png.")
     split = operators[0]
+    if tokens[split] != OPERATORS[calc_op(model)]:
+        raise ConfigError(f"this model answers {calc_op(model)} questions ({OPERATORS[calc_op(model)]}), "
+                          f"not {tokens[split]}.")
     fields = [tokens[:split], tokens[split + 1:]]
-    if not all(1 <= len(operand) <= width for operand in fields):
-        raise ConfigError(f"each operand must have 1 to {width} digit images for this model.")
+    if not all(1 <= len(operand) <= MAX_DIGITS for operand in fields):
+        raise ConfigError(f"each operand must have 1 to {MAX_DIGITS} digit images.")
+    width = max(len(operand) for operand in fields)
+    slots = 2 * width + 1
+    model = calc_model_for(model, width)
     question = np.zeros((1, slots, 28, 28), dtype=np.uint8)
     question[0, width] = symbol_image(OPERATOR_TOKENS[tokens[split]])
     for start, operand in ((0, fields[0]), (width + 1, fields[1])):
@@ -148,6 +157,6 @@ def _predict_calc_images(model, tokens: tuple[str, ...], result: PredictResult) 
         for offset, path in enumerate(operand):
             question[0, start + padding + offset] = load_digit_image(path)
     result.data = _images_block(question)
-    codes, _ = predict_answers(model, SequenceSet("calc", question, np.zeros((1, slots)), np.zeros((1, 1))))
+    codes, _, _ = predict_answers(model, SequenceSet("calc", question, np.zeros((1, slots)), np.zeros((1, 1))))
     row = answer_rows(codes, np.full((1, slots), BLANK))[0]
     result.predictions = [row | {"question": " ".join(Path(token).name for token in tokens)}]

@@ -83,17 +83,26 @@ def make_sum_sequences(pool: ImagePool, count: int, length: int, rng: np.random.
 
 
 def make_calc_questions(pool: ImagePool, count: int, op: str, digits: int,
-                        rng: np.random.Generator) -> SequenceSet:
+                        rng: np.random.Generator, full_width: bool = False) -> SequenceSet:
     """`count` questions `a op b` with operands of 1 to `digits` digits (lengths equally likely).
 
     Digit slots hold random images of their digit; the operator and the blank padding hold the
-    fixed images of `symbol_image`. The target is the answer's character codes.
+    fixed images of `symbol_image`. The target is the answer's character codes. `full_width`
+    writes every operand with exactly `digits` digit images instead, each digit drawn at
+    random so leading zeros occur: the neuro-symbolic MNIST-addition benchmark's questions.
     """
     operator_name(op)
     _check_positive(count=count, digits=digits)
     check_range("--digits", digits, 1, MAX_DIGITS)
-    a, b = _operands(count, digits, rng), _operands(count, digits, rng)
-    slots = np.array([layout_question(x, y, op, digits) for x, y in zip(a, b)], dtype=np.int64)
+    if full_width:
+        first, second = rng.integers(0, 10, size=(2, count, digits))
+        operator = np.full((count, 1), PLUS if op == "add" else MINUS)
+        slots = np.concatenate([first, operator, second], axis=1)
+        places = 10 ** np.arange(digits - 1, -1, -1, dtype=np.int64)
+        a, b = first @ places, second @ places
+    else:
+        a, b = _operands(count, digits, rng), _operands(count, digits, rng)
+        slots = np.array([layout_question(x, y, op, digits) for x, y in zip(a, b)], dtype=np.int64)
     answers = a + b if op == "add" else a - b
     target = np.array([encode_answer(int(value), digits) for value in answers], dtype=np.int64)
     x = np.zeros((*slots.shape, 28, 28), dtype=np.uint8)

@@ -27,9 +27,10 @@ from ..training import FitOptions, FitOutcome, fit, set_seed
 SEED_SUM = {"length": 10, "epochs": 12, "batch_size": 128, "learning_rate": 1.0}
 ADADELTA_RHO, ADADELTA_EPSILON = 0.95, 1e-7
 # Seed 000 (MNIST calculator): 50,000 questions split 90/10 into training and validation, Adam
-# with Keras' defaults, hidden size 256, two LSTMs writing the answer.
-SEED_CALC = {"digits": 3, "train_sequences": 45000, "validation_sequences": 5000, "epochs": 45,
-             "batch_size": 512, "learning_rate": 1e-3, "units": 256}
+# with Keras' defaults, hidden size 256, two LSTMs writing the answer; scored on 2,000 test
+# questions (the seed reported only validation accuracy).
+SEED_CALC = {"digits": 3, "train_sequences": 45000, "validation_sequences": 5000, "test_sequences": 2000,
+             "epochs": 45, "batch_size": 512, "learning_rate": 1e-3, "units": 256}
 SEED_CALC_WRITERS = 2
 
 

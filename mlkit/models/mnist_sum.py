@@ -1,7 +1,8 @@
-"""Models reading sequences of MNIST images: a Deep Sets digit-sum model and a calculator.
+"""Models reading sequences of MNIST images: the Deep Sets digit-sum model and the per-image CNN
+it shares with the calculator (models/mnist_calc.py).
 
 Both apply one small CNN to every image of a sequence. Keras is imported inside functions so
-that importing this module stays cheap; `custom_objects()` registers the two custom layers
+that importing this module stays cheap; `custom_objects()` registers the custom layers of both
 before a saved model is loaded (safe mode still refuses arbitrary code).
 """
 
@@ -10,7 +11,6 @@ from dataclasses import dataclass
 IMAGE_SHAPE = (28, 28)
 NUM_DIGITS = 10
 SUM_MODEL_NAME = "mnist_sum"
-CALC_MODEL_NAME = "mnist_calc"
 DIGIT_LAYER = "digit_probabilities"
 
 
@@ -36,8 +36,12 @@ class EncoderConfig:
 
 def custom_objects() -> dict:
     """The custom layers of these models, by their registered names, for `load_model`."""
+    from .mnist_calc import calc_layers
+
     layers = _layers()
-    return {"mlkit>ImagewiseTimeDistributed": layers[0], "mlkit>SumPooling": layers[1]}
+    calc = calc_layers()
+    return {"mlkit>ImagewiseTimeDistributed": layers[0], "mlkit>SumPooling": layers[1],
+            "mlkit>SlotReadings": calc["SlotReadings"], "mlkit>CarryMarginals": calc["CarryMarginals"]}
 
 
 def _layers():
@@ -112,21 +116,33 @@ def build_sum_model(config: EncoderConfig | None = None, members: int = 1):
     import keras
     from keras import layers
 
-    time_distributed, sum_pooling = _layers()
-    config = config or EncoderConfig()
+    _, sum_pooling = _layers()
     inputs = keras.Input((None, *IMAGE_SHAPE), name="images")
-    votes = []
-    for suffix in _member_suffixes(members):
-        features = time_distributed(build_digit_encoder(config, f"image_encoder{suffix}"),
-                                    name=f"per_image_cnn{suffix}")(inputs)
-        features = layers.Dropout(config.dropout_rate)(features)
-        votes.append(layers.Dense(NUM_DIGITS, activation="softmax", name=f"{DIGIT_LAYER}{suffix}")(features))
+    votes = member_digit_probabilities(inputs, config or EncoderConfig(), members)
     digits = votes[0] if members == 1 else layers.Average(name=DIGIT_LAYER)(votes)
     counts = sum_pooling(name="sum_pooling")(digits)
     value = layers.Dense(1, use_bias=False, trainable=False, name="digit_values")
     total = value(counts)
     value.set_weights([np.arange(NUM_DIGITS, dtype="float32").reshape(NUM_DIGITS, 1)])
     return keras.Model(inputs, total, name=SUM_MODEL_NAME)
+
+
+def member_digit_probabilities(inputs, config: EncoderConfig, members: int) -> list:
+    """Each member's (batch, length, 10) digit probabilities of (batch, length, 28, 28) images.
+
+    A member is one CNN (`build_digit_encoder`) applied to every image, dropout and a softmax
+    over the ten digits; a single member keeps the plain layer names.
+    """
+    from keras import layers
+
+    time_distributed, _ = _layers()
+    votes = []
+    for suffix in _member_suffixes(members):
+        features = time_distributed(build_digit_encoder(config, f"image_encoder{suffix}"),
+                                    name=f"per_image_cnn{suffix}")(inputs)
+        features = layers.Dropout(config.dropout_rate)(features)
+        votes.append(layers.Dense(NUM_DIGITS, activation="softmax", name=f"{DIGIT_LAYER}{suffix}")(features))
+    return votes
 
 
 def _member_suffixes(members: int) -> list[str]:
@@ -139,37 +155,6 @@ def _member_suffixes(members: int) -> list[str]:
 def ensemble_size(sum_model) -> int:
     """How many CNNs a sum model averages (1 for a single one)."""
     return sum(layer.name.startswith("per_image_cnn") for layer in sum_model.layers)
-
-
-def build_calc_model(digits: int, num_chars: int, units: int = 128, config: EncoderConfig | None = None):
-    """Calculator: (batch, 2*digits+1, 28, 28) question images -> (batch, digits+1, num_chars).
-
-    Questions are laid out with both operands right-aligned around the operator, so slot i of
-    the first operand and slot i of the second hold digits of the same place value. The model
-    stacks them into columns (with the operator's features and one extra leading column for a
-    carry or minus sign), lets a bidirectional LSTM see every column (a subtraction's sign
-    depends on all of them), then runs an LSTM from the units column up, as written addition
-    carries. It emits one character distribution per column, least significant first.
-    """
-    import keras
-    from keras import layers
-
-    time_distributed, _ = _layers()
-    # Batch normalisation here; the sum model trains without it: with it, learning digits from
-    # sums alone took a learning-rate warm-up and two epochs to start, and it ran no faster in
-    # bfloat16 on a CPU.
-    config = config or EncoderConfig(batch_norm=True)
-    inputs = keras.Input((2 * digits + 1, *IMAGE_SHAPE), name="question")
-    features = time_distributed(build_digit_encoder(config), name="per_image_cnn")(inputs)
-    first = layers.Cropping1D((0, digits + 1), name="first_operand")(features)
-    second = layers.Cropping1D((digits + 1, 0), name="second_operand")(features)
-    operator = layers.Flatten()(layers.Cropping1D((digits, digits), name="operator")(features))
-    columns = layers.Concatenate(name="columns")([first, second, layers.RepeatVector(digits)(operator)])
-    columns = layers.ZeroPadding1D((1, 0), name="carry_column")(columns)
-    context = layers.Bidirectional(layers.LSTM(units, return_sequences=True), name="context")(columns)
-    carried = layers.LSTM(units, return_sequences=True, go_backwards=True, name="carry")(context)
-    outputs = layers.Dense(num_chars, activation="softmax", name="characters")(carried)
-    return keras.Model(inputs, outputs, name=CALC_MODEL_NAME)
 
 
 def sum_distribution_model(sum_model, length: int, with_digits: bool = False, per_member: bool = False):
