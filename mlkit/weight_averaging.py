@@ -27,7 +27,9 @@ def lookahead(model, every: int, total_steps: int):
         def on_train_begin(self, logs=None):
             self.step = 0
             self.weights = [weight for weight in model.weights if "float" in str(weight.dtype)]
-            self.average = [keras.Variable(weight.value, trainable=False) for weight in self.weights]
+            # From a NumPy copy: a Variable made from another's value can share its storage.
+            self.average = [keras.Variable(keras.ops.convert_to_numpy(weight), trainable=False)
+                            for weight in self.weights]
 
         def on_train_batch_end(self, batch, logs=None):
             self.step += 1
