@@ -78,6 +78,9 @@ EpochsOption = Annotated[int | None, typer.Option("--epochs", min=1, help="Passe
 BatchSizeOption = Annotated[int | None, typer.Option("--batch-size", min=1, help="Examples per training step.")]
 LearningRateOption = Annotated[float | None, typer.Option(
     "--learning-rate", "--lr", parser=POSITIVE, help="The optimizer's (first) learning rate.")]
+PrecisionOption = Annotated[str | None, typer.Option(
+    "--precision", help="auto, float32 or bfloat16 (mixed: bfloat16 math, float32 weights); auto: bfloat16 where "
+    "the hardware computes it.")]
 PatienceOption = Annotated[int, typer.Option(
     "--patience", min=0, help="Stop after this many epochs without improvement; 0 = off (train every epoch).")]
 SubsetOption = Annotated[int | None, typer.Option("--subset", min=1, help="Train on this many random training images (quick runs).")]

@@ -8,10 +8,10 @@ from mlkit.augmentation import MAX_CROP
 from mlkit.experiments.augment import METRICS, AugmentConfig
 
 from ._options import (FRACTION, BatchSizeOption, DataDirOption, DataOption, EpochsOption, ExpectOption,
-                       JsonOption, ModelOption, PatienceOption, PlotDirOption, QuietOption, ResumeOption,
-                       SaveOption, SeedOption, SubsetOption)
+                       JsonOption, ModelOption, PatienceOption, PlotDirOption, PrecisionOption, QuietOption,
+                       ResumeOption, SaveOption, SeedOption, SubsetOption)
 from ._output import expectations, finish, make_table, print_tables
-from .cifar import PrecisionOption, RecipeOption
+from .cifar import RecipeOption
 
 DEFAULTS = AugmentConfig()  # defaults live in the config dataclass
 AUGMENTATION = DEFAULTS.augmentation

@@ -7,8 +7,8 @@ import typer
 from mlkit.experiments.cifar import METRICS, CifarConfig
 
 from ._options import (BatchSizeOption, DataDirOption, DataOption, EpochsOption, ExpectOption, JsonOption,
-                       PatienceOption, PlotDirOption, QuietOption, ResumeOption, SaveOption, SeedOption,
-                       SubsetOption, finite)
+                       PatienceOption, PlotDirOption, PrecisionOption, QuietOption, ResumeOption, SaveOption,
+                       SeedOption, SubsetOption, finite)
 from ._output import expectations, finish, make_table, print_tables
 
 DEFAULTS = CifarConfig()  # defaults live in the config dataclass
@@ -18,9 +18,6 @@ ArchOption = Annotated[str, typer.Option(
 RecipeOption = Annotated[str | None, typer.Option(
     "--recipe", help="fast (batch norm, AdamW, warm-up + cosine) or seed for a-d; airbench for airbench "
     "(default: fast, or airbench for --arch airbench).")]
-PrecisionOption = Annotated[str, typer.Option(
-    "--precision", help="auto, float32 or bfloat16 (mixed: bfloat16 math, float32 weights); auto picks the "
-    "faster on this machine.")]
 DropoutOption = Annotated[float | None, typer.Option(
     "--dropout", parser=finite(0.0, 1.0, high_open=True),
     help="Dropout rate after the hidden dense layer, in [0, 1) (default: the recipe's; network b has no such layer).")]

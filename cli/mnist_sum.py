@@ -10,8 +10,8 @@ from mlkit.mnist_sum.limits import MAX_DIGITS, MAX_LENGTH, MAX_MEMBERS, MAX_SEQU
 from mlkit.mnist_sum.predict import PREDICT_METRICS, PredictConfig
 
 from ._options import (BatchSizeOption, DataDirOption, DataOption, EpochsOption, ExpectOption, JsonOption,
-                       LearningRateOption, ModelOption, PlotDirOption, QuietOption, SaveOption, SeedOption,
-                       comma_list, finite)
+                       LearningRateOption, ModelOption, PlotDirOption, PrecisionOption, QuietOption, SaveOption,
+                       SeedOption, comma_list, finite)
 from ._output import expectations, finish, make_table, print_tables
 
 app = typer.Typer(no_args_is_help=True, help="Read numbers written as sequences of MNIST images.")
@@ -37,8 +37,6 @@ RotateOption = Annotated[float | None, typer.Option(
     "--rotate", parser=AUGMENTATION, help="Rotate training images randomly by up to this fraction of a turn (0 = off).")]
 MembersOption = Annotated[int | None, typer.Option(
     "--members", min=1, max=MAX_MEMBERS, help="CNNs trained side by side whose digit probabilities are averaged.")]
-PrecisionOption = Annotated[str | None, typer.Option(
-    "--precision", help="auto, float32 or bfloat16 (auto: bfloat16 where the hardware computes it).")]
 BenchmarkDigitsOption = Annotated[str | None, typer.Option(
     "--benchmark-digits", help=f"Also score questions whose operands have exactly these many digits (each 1 to "
                                f"{MAX_DIGITS}), as in the MNIST-addition benchmark.")]
