@@ -82,9 +82,10 @@ PrecisionOption = Annotated[str | None, typer.Option(
     "--precision", help="auto, float32 or bfloat16 (mixed: bfloat16 math, float32 weights); auto: bfloat16 where "
     "the hardware computes it.")]
 PatienceOption = Annotated[int, typer.Option(
-    "--patience", min=0, help="Stop after this many epochs without improvement; 0 = off (train every epoch).")]
+    "--patience", min=0, help="--recipe seed only (it keeps the epoch best on the test split): stop after this many "
+    "epochs without improvement; 0 = off. Other recipes keep the model the run ends with.")]
 SubsetOption = Annotated[int | None, typer.Option("--subset", min=1, help="Train on this many random training images (quick runs).")]
-SaveOption = Annotated[Path | None, typer.Option("--save", dir_okay=False, help="Save the trained (best) model here (.keras).")]
+SaveOption = Annotated[Path | None, typer.Option("--save", dir_okay=False, help="Save the model the run keeps here (.keras).")]
 ResumeOption = Annotated[Path | None, typer.Option("--resume", dir_okay=False, help="Continue training a model saved with --save.")]
 ModelOption = Annotated[Path, typer.Option("--model", dir_okay=False, help="A saved model file (.keras).")]
 ExpectOption = Annotated[list[str] | None, typer.Option(

@@ -71,8 +71,9 @@ def augment(
 
     --model starts from a trained model file (e.g. from `mlkit cifar --save`)
     instead of --arch, with a new optimizer; --resume continues a run saved
-    with --save. Each epoch is validated on the test images, as in the seed,
-    and the best epoch's weights are kept, scored and saved with --save. Every
+    with --save. Each epoch is scored on the test images for the curves; the
+    model the run ends with is kept, scored and saved with --save (--recipe
+    seed keeps the best epoch, as the seed did). Every
     random draw is keyed by --seed, epoch and batch, so the same seed repeats
     the run exactly. The metrics are the augmented run's; --compare adds
     plain_test_accuracy. --arch airbench trains airbench94's network with its
@@ -103,6 +104,7 @@ def render(result) -> None:
              round(r.outcome.images_per_second)] for r in runs]
     pairs = [[" / ".join(p["classes"]), p["count"], p["first_as_second"], p["second_as_first"]]
              for p in result.augmented.evaluation.confused_pairs()]
-    print_tables(make_table(f"CIFAR-10, network {result.augmented.arch} (best epochs)", columns, rows),
+    kept = "best epochs" if result.settings()["selection_split"] else "last epoch"
+    print_tables(make_table(f"CIFAR-10, network {result.augmented.arch} ({kept})", columns, rows),
                  make_table("Per-class test accuracy", ["class", *(r.label for r in runs)], per_class_rows(runs)),
                  make_table("Most confused pairs", ["classes", "errors", "first as second", "second as first"], pairs))

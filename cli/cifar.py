@@ -44,13 +44,14 @@ def cifar(
 ):
     """Train CIFAR-10 networks a-d of seed 001, or airbench94's; report accuracy, time and images/s.
 
-    As in the seed, each epoch is validated on the 10,000 test images and the
-    best epoch's weights are kept: the test accuracy reported is that model's,
+    Each epoch is scored on the 10,000 test images for the curves; the run
+    keeps the model it ends with (its rate decays to zero), so no epoch is
+    chosen by the images it is scored on. --recipe seed keeps the best epoch
+    instead, as the seed did. The test accuracy reported is the kept model's,
     and --save writes it (with --arch all, one file per network; the metrics
     are the most accurate network's). --arch airbench trains airbench94's
-    network (whitened input, Nesterov SGD, weight averaging) and keeps the
-    model the run ends with, scored with the mean of each test image and its
-    mirror image. --epochs and --batch-size default to the recipe's (fast: 8
+    network (whitened input, Nesterov SGD, weight averaging), scored with the
+    mean of each test image and its mirror image. --epochs and --batch-size default to the recipe's (fast: 8
     and 256; seed: 10 and 300; airbench: 10 and 1024; a resumed model: its own
     batch size). --resume continues a model saved with --save from the epoch
     and best accuracy stored in it, and never replaces it with a worse one.

@@ -20,7 +20,7 @@ def test_augment_compare_preview_and_error_analysis(mlkit, data_dir, tmp_path):
                      "--plot-dir", plots, "--quiet")
     assert out["config"]["augmentation"] == {"flip": "vertical", "translate": 0.1, "rotate": 0.05, "zoom": 0.0,
                                              "contrast": 0.0, "cutout": 0.5, "crop": 0}
-    assert out["config"]["selection_split"] == "test" and out["config"]["batch_size"] == 256
+    assert out["config"]["selection_split"] is None and out["config"]["batch_size"] == 256
     augmented, plain = out["runs"]
     assert (augmented["label"], plain["label"]) == ("b/augmented", "b/plain")
     assert augmented["epochs"] == plain["epochs"] == 1 and augmented["arch"] == "b"

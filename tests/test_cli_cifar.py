@@ -29,30 +29,48 @@ def untimed(metrics: dict) -> dict:
 
 def test_cifar_trains_saves_plots_and_reports_the_saved_models_accuracy(mlkit, data_dir, tmp_path):
     model_file, plots = tmp_path / "b.keras", tmp_path / "plots"
-    out = mlkit.json("cifar", "--arch", "b", "--epochs", "2", "--patience", "0", "--data-dir", data_dir,
+    out = mlkit.json("cifar", "--arch", "b", "--epochs", "2", "--data-dir", data_dir,
                      "--save", model_file, "--plot-dir", plots, "--quiet")
     config, metrics, run = out["config"], out["metrics"], out["runs"][0]
     assert (config["epochs"], config["batch_size"], config["recipe"], config["arch"]) == (2, 256, "fast", "b")
-    assert config["selection_split"] == "test" and "recipe.epochs" not in json.dumps(out)
+    assert "recipe.epochs" not in json.dumps(out)
     assert out["data"]["train_images"] == 100 and out["data"]["test_images"] == 20 and out["seed"] == 0
     assert run["epochs"] == 2 and len(run["history"]["epochs"]["val_accuracy"]) == 2
-    assert set(metrics) == set(METRICS) and metrics["best_epoch"] in (1, 2) and metrics["images_per_second"] > 0
-    # The best epoch is the one kept: its test-split accuracy (Keras' val_accuracy) is the one reported.
+    assert set(metrics) == set(METRICS) and metrics["images_per_second"] > 0
+    # The fast recipe keeps the model the run ends with: no epoch is chosen by the test images.
     history = run["history"]["epochs"]
-    assert metrics["test_accuracy"] == pytest.approx(history["val_accuracy"][metrics["best_epoch"] - 1])
-    assert metrics["train_accuracy"] == pytest.approx(history["accuracy"][metrics["best_epoch"] - 1])
+    assert config["selection_split"] is None and config["patience"] == 0 and metrics["best_epoch"] == 2
+    assert metrics["test_accuracy"] == pytest.approx(history["val_accuracy"][-1])
+    assert metrics["train_accuracy"] == pytest.approx(history["accuracy"][-1])
     assert sum(map(sum, run["evaluation"]["confusion_matrix"])) == 20
     assert {"path": str(model_file), "kind": "model"} in out["files"]
     assert sorted(p.name for p in plots.iterdir()) == ["cifar_b_fast_confusion.png", "cifar_b_fast_curves.png"]
     data = load_data("cifar10", data_dir)
     saved = evaluate_classifier(load_model(model_file), data.x_test, data.y_test, data.class_names)
     assert saved.accuracy == metrics["test_accuracy"]
+    assert read_checkpoint(model_file)["epoch"] == 2
+
+
+def test_the_seed_recipe_keeps_its_best_epoch_as_the_seed_did(mlkit, data_dir, tmp_path):
+    model_file = tmp_path / "b.keras"
+    out = mlkit.json("cifar", "--arch", "b", "--recipe", "seed", "--epochs", "2", "--patience", "0",
+                     "--data-dir", data_dir, "--save", model_file, "--quiet")
+    config, metrics, history = out["config"], out["metrics"], out["runs"][0]["history"]["epochs"]
+    assert config["selection_split"] == "test" and metrics["best_epoch"] in (1, 2)
+    # The best epoch is the one kept: its test-split accuracy (Keras' val_accuracy) is the one reported.
+    assert metrics["test_accuracy"] == pytest.approx(history["val_accuracy"][metrics["best_epoch"] - 1])
+    assert metrics["train_accuracy"] == pytest.approx(history["accuracy"][metrics["best_epoch"] - 1])
     assert read_checkpoint(model_file)["epoch"] == metrics["best_epoch"]
+
+
+def test_patience_belongs_to_the_seed_recipe(mlkit, data_dir):
+    refused = mlkit("cifar", "--arch", "b", "--patience", "2", "--data-dir", data_dir)
+    assert refused.exit_code == 2 and "--patience does not apply" in refused.stderr
 
 
 def test_the_same_seed_repeats_a_run_exactly_and_another_seed_does_not(mlkit, data_dir, tmp_path):
     def run(seed: int, name: str) -> dict:
-        return mlkit.json("cifar", "--arch", "b", "--epochs", "2", "--patience", "0", "--seed", seed,
+        return mlkit.json("cifar", "--arch", "b", "--epochs", "2", "--seed", seed,
                           "--data-dir", data_dir, "--save", tmp_path / name, "--quiet")
 
     first, again, other = run(1, "first.keras"), run(1, "again.keras"), run(2, "other.keras")
@@ -65,11 +83,13 @@ def test_the_same_seed_repeats_a_run_exactly_and_another_seed_does_not(mlkit, da
 
 def test_resume_never_replaces_a_better_model(mlkit, data_dir, tmp_path):
     model_file = tmp_path / "b.keras"
-    mlkit.json("cifar", "--arch", "b", "--epochs", "1", "--data-dir", data_dir, "--save", model_file, "--quiet")
+    mlkit.json("cifar", "--arch", "b", "--recipe", "seed", "--epochs", "1", "--data-dir", data_dir,
+               "--save", model_file, "--quiet")
     # Say the saved epoch scored 1.0: no later epoch can beat it, so the file must stay as it is.
     save_model(load_model(model_file), model_file, checkpoint=read_checkpoint(model_file) | {"best": 1.0})
     before = model_file.read_bytes()
-    out = mlkit.json("cifar", "--arch", "b", "--epochs", "3", "--data-dir", data_dir, "--resume", model_file,
+    out = mlkit.json("cifar", "--arch", "b", "--recipe", "seed", "--epochs", "3", "--data-dir", data_dir,
+                     "--resume", model_file,
                      "--save", model_file, "--quiet")
     run = out["runs"][0]
     assert (run["initial_epoch"], run["epochs_run"]) == (1, 2)
@@ -82,20 +102,20 @@ def test_resume_never_replaces_a_better_model(mlkit, data_dir, tmp_path):
 
 def test_resume_with_another_batch_size_continues_at_the_stored_epoch(mlkit, data_dir, tmp_path):
     model_file, resumed_file = tmp_path / "b.keras", tmp_path / "resumed.keras"
-    mlkit.json("cifar", "--arch", "b", "--epochs", "2", "--patience", "0", "--batch-size", "50",
+    mlkit.json("cifar", "--arch", "b", "--recipe", "seed", "--epochs", "2", "--patience", "0", "--batch-size", "50",
                "--data-dir", data_dir, "--save", model_file, "--quiet")
     stored = read_checkpoint(model_file)
     assert (stored["batch_size"], stored["steps_per_epoch"]) == (50, 2)
     # Four steps an epoch now: the optimizer's step count (2 per epoch so far) would say epoch 0 or 1.
-    out = mlkit.json("cifar", "--arch", "b", "--epochs", "4", "--batch-size", "25", "--patience", "0",
+    out = mlkit.json("cifar", "--arch", "b", "--recipe", "seed", "--epochs", "4", "--batch-size", "25", "--patience", "0",
                      "--data-dir", data_dir, "--resume", model_file, "--save", resumed_file, "--quiet")
     run = out["runs"][0]
     assert run["initial_epoch"] == stored["epoch"] and run["epochs_run"] == 4 - stored["epoch"]
     improved = out["metrics"]["best_epoch"] > stored["epoch"]  # else --save keeps a copy of the resumed file
     assert out["config"]["batch_size"] == 25 and read_checkpoint(resumed_file)["batch_size"] == (25 if improved else 50)
     # Without --batch-size a resumed run keeps the batch size stored with the model.
-    again = mlkit.json("cifar", "--arch", "b", "--epochs", "1", "--data-dir", data_dir, "--resume", model_file,
-                       "--quiet")
+    again = mlkit.json("cifar", "--arch", "b", "--recipe", "seed", "--epochs", "1", "--data-dir", data_dir,
+                       "--resume", model_file, "--quiet")
     assert again["config"]["batch_size"] == 50 and again["runs"][0]["epochs_run"] == 0
 
 

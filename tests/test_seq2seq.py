@@ -225,10 +225,15 @@ def test_run_two_epochs_then_predict(tmp_path, capsys, arch, settings):
     assert set(history) >= {"accuracy", "loss", "val_accuracy", "val_exact_match", "val_loss"}
     metrics = record.metrics
     assert set(metrics) == set(METRICS) and metrics["seconds_to_target"] is None
-    best = metrics["best_epoch"] - 1
-    assert metrics["exact_match"] == max(history["val_exact_match"]) == history["val_exact_match"][best]
-    assert metrics["exact_match"] <= metrics["val_accuracy"] == history["val_accuracy"][best]
-    assert metrics["train_accuracy"] == history["accuracy"][best] and metrics["loss"] == history["val_loss"][best]
+    if arch == "rnn":  # the RNN keeps the epoch best on the held-out questions
+        kept = metrics["best_epoch"] - 1
+        assert metrics["exact_match"] == max(history["val_exact_match"]) and record.config["selection_split"] == "val"
+    else:  # the transformer's rate decays to near zero: it keeps its last model, no epoch chosen
+        kept = -1
+        assert metrics["best_epoch"] is None and record.config["selection_split"] is None
+    assert metrics["exact_match"] == history["val_exact_match"][kept]
+    assert metrics["exact_match"] <= metrics["val_accuracy"] == history["val_accuracy"][kept]
+    assert metrics["train_accuracy"] == history["accuracy"][kept] and metrics["loss"] == history["val_loss"][kept]
     assert metrics["images_per_second"] == pytest.approx(2 * record.data["train"] / metrics["seconds"])
     assert 0 < metrics["seconds"] < sum(result.outcome.epoch_seconds) <= metrics["wall_seconds"]
     assert [(Path(f["path"]).name, f["kind"]) for f in record.files] == [
