@@ -186,12 +186,17 @@ def decode(task: Task, ids: np.ndarray, order: str = "msb") -> list[str]:
 def held_out_pairs(a: np.ndarray, b: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
     """A mask of the questions to hold out: `fraction` of the unordered pairs {a, b}, all of
     their questions, so a held-out a*b (or a-b) is never trained on as b*a (or b-a) either."""
-    pairs = np.minimum(a, b).astype(np.int64) << 32 | np.maximum(a, b).astype(np.int64)
+    pairs = pair_keys(a, b)
     unique = np.unique(pairs)
     count = max(1, round(len(unique) * fraction))
     if count >= len(unique):
         raise ConfigError(f"only {len(unique)} different operand pairs: too few to hold out a validation set.")
     return np.isin(pairs, rng.permutation(unique)[:count])
+
+
+def pair_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One integer per unordered operand pair {a, b}: a*b and b*a get the same key."""
+    return np.minimum(a, b).astype(np.int64) << 32 | np.maximum(a, b).astype(np.int64)
 
 
 def parse_expression(task: Task, text: str) -> tuple[int, int]:

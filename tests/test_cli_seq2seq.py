@@ -97,6 +97,19 @@ def test_table_expectations_and_plot(mlkit, tmp_path):
     assert (tmp_path / "seq2seq_sub_accuracy.png").is_file() and result.stderr == ""
 
 
+def test_short_products_train_on_3_digit_questions_and_predict_them(mlkit, tmp_path):
+    model, tiny = tmp_path / "mul.keras", ("--d-model", "16", "--heads", "2", "--layers", "1", "--epochs", "1",
+                                           "--no-jit", "--quiet", "--op", "mul", "--digits", "1")
+    narrow = mlkit.json("seq2seq", *tiny, "--train-digits", "1", "--train-size", "400")
+    assert (narrow["data"]["train_digits"], narrow["data"]["validation"]) == (1, 6)  # a tenth of the 55 pairs
+    assert 55 - 6 < narrow["data"]["train"] < 2 * (55 - 6)  # both orders of each pair, a*a once
+    wide = mlkit.json("seq2seq", *tiny, "--train-size", "400", "--save", model)
+    assert (wide["data"]["digits"], wide["data"]["train_digits"], wide["config"]["train_digits"]) == (1, 3, 3)
+    assert wide["data"]["validation"] == 6 and wide["data"]["train"] > 400
+    answered = mlkit.json("seq2seq", "predict", "--model", model, "123*45", "3*4")
+    assert [answer["truth"] for answer in answered["answers"]] == [5535, 12]
+
+
 def test_predict_arguments_json(mlkit, trained):
     model = trained[2]
     document = mlkit.json("seq2seq", "predict", "--model", model, "12-45", "99-9")
@@ -178,7 +191,8 @@ def test_predict_refuses_a_model_it_did_not_save(mlkit, tmp_path):
     ("--target", "nan"), ("--samples", "-1"), ("--seed", "x"), ("--seed", "-1"), ("--seed", str(2**32)),
     ("--op", "div"), ("--save", "model.h5"), ("--arch", "cnn"), ("--answer-order", "x"), ("--d-model", "30"),
     ("--heads", "0"), ("--recipe", "seed", "--arch", "rnn"), ("--recipe", "seed", "--target", "0.9"),
-    ("--recipe", "seed", "--lr-decay", "0.9"), ("--recipe", "nope"),
+    ("--recipe", "seed", "--lr-decay", "0.9"), ("--recipe", "nope"), ("--digits", "3", "--train-digits", "2"),
+    ("--train-digits", "10"), ("--recipe", "seed", "--train-digits", "4"),
     ("--expect", "exact_match>>1"), ("--expect", "nosuch>=1"),
 ])
 def test_usage_errors_exit_2_with_one_error_line_before_training(mlkit, args):

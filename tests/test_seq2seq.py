@@ -1,5 +1,6 @@
 """Arithmetic questions, token encoding, the seq2seq models and the exact-match scoring."""
 
+import itertools
 import time
 from pathlib import Path
 
@@ -84,6 +85,23 @@ def test_held_out_pairs_never_reach_training_in_either_order():
     a, b = np.array([1, 2, 3, 4] * 50), np.array([2, 1, 4, 3] * 50)
     mask = held_out_pairs(a, b, 0.5, np.random.default_rng(0))
     assert mask[0] == mask[1] and mask[2] == mask[3] and mask[0] != mask[2]
+
+
+def test_longer_training_questions_leave_out_every_held_out_pair():
+    task, wide = Task("mul", 1), Task("mul", 2)
+    config = Seq2SeqConfig(op="mul", digits=1, train_digits=2, train_size=3000, val_fraction=0.2)
+    split = make_split(config)
+
+    def pairs(ids):
+        return {tuple(sorted(map(int, q.split("*")))) for q in decode(wide, ids[:, :wide.question_length])}
+
+    train, held = pairs(split.x_train), pairs(split.x_val)
+    assert held and all(max(pair) < 10 for pair in held) and split.held_out_pairs == len(held) == 11  # of 55
+    assert not train & held and any(max(pair) >= 10 for pair in train)
+    assert len(train & set(itertools.combinations_with_replacement(range(10), 2))) == 55 - 11
+    assert all(len(q) == 3 for q in split.val_questions)  # shown as --digits questions: "7*3"
+    with pytest.raises(ConfigError, match="--train-digits must be between --digits"):
+        Seq2SeqConfig(op="mul", digits=2, train_digits=1).check()
 
 
 def test_parse_expression_names_the_problem():
