@@ -94,7 +94,8 @@ def measure(name: str, data, args, peaks: dict[str, float]) -> dict:
     start = new_network(arch, data, recipe, dtype_policy(precision))
     epochs = args.epochs or recipe.epochs
     plan = TrainPlan(label=name, epochs=epochs, batch_size=recipe.batch_size, patience=0, seed=args.seed,
-                     augmentation=recipe.augmentation, quiet=args.quiet, budget_seconds=args.budget_seconds)
+                     augmentation=recipe.augmentation, quiet=args.quiet, budget_seconds=args.budget_seconds,
+                     test_curves=True)  # the time to each accuracy needs every epoch's test score
     run = train_network(start, data, recipe, plan)
     outcome = run.outcome
     accuracies = outcome.history.epochs["val_accuracy"]  # Keras' name: here the test split

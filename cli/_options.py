@@ -84,6 +84,10 @@ PrecisionOption = Annotated[str | None, typer.Option(
 PatienceOption = Annotated[int, typer.Option(
     "--patience", min=0, help="--recipe seed only (it keeps the epoch best on the test split): stop after this many "
     "epochs without improvement; 0 = off. Other recipes keep the model the run ends with.")]
+TestCurvesOption = Annotated[bool | None, typer.Option(
+    "--test-curves/--no-test-curves", help="Score the test images after every epoch, for the curves (each "
+    "scoring takes seconds); without it only the model the run ends with is scored [default: off; "
+    "--recipe seed: on, it keeps its best epoch].", show_default=False)]
 SubsetOption = Annotated[int | None, typer.Option("--subset", min=1, help="Train on this many random training images (quick runs).")]
 SaveOption = Annotated[Path | None, typer.Option("--save", dir_okay=False, help="Save the model the run keeps here (.keras).")]
 ResumeOption = Annotated[Path | None, typer.Option("--resume", dir_okay=False, help="Continue training a model saved with --save.")]

@@ -9,7 +9,7 @@ from mlkit.experiments.augment import METRICS, AugmentConfig
 
 from ._options import (FRACTION, BatchSizeOption, DataDirOption, DataOption, EpochsOption, ExpectOption,
                        JsonOption, ModelOption, PatienceOption, PlotDirOption, PrecisionOption, QuietOption,
-                       ResumeOption, SaveOption, SeedOption, SubsetOption)
+                       ResumeOption, SaveOption, SeedOption, SubsetOption, TestCurvesOption)
 from ._output import expectations, finish, make_table, print_tables
 from .cifar import RecipeOption
 
@@ -52,6 +52,7 @@ def augment(
     epochs: EpochsOption = DEFAULTS.epochs,
     batch_size: BatchSizeOption = DEFAULTS.batch_size,
     patience: PatienceOption = DEFAULTS.patience,
+    test_curves: TestCurvesOption = None,
     compare: CompareOption = DEFAULTS.compare,
     preview: PreviewOption = DEFAULTS.preview,
     data: DataOption = DEFAULTS.data,
@@ -71,9 +72,10 @@ def augment(
 
     --model starts from a trained model file (e.g. from `mlkit cifar --save`)
     instead of --arch, with a new optimizer; --resume continues a run saved
-    with --save. Each epoch is scored on the test images for the curves; the
-    model the run ends with is kept, scored and saved with --save (--recipe
-    seed keeps the best epoch, as the seed did). Every
+    with --save. The model the run ends with is kept, scored on the test
+    images and saved with --save (--test-curves also scores each epoch, for
+    the curves; --recipe seed scores every epoch and keeps the best, as the
+    seed did). Every
     random draw is keyed by --seed, epoch and batch, so the same seed repeats
     the run exactly. The metrics are the augmented run's; --compare adds
     plain_test_accuracy. --arch airbench trains airbench94's network with its
@@ -88,7 +90,8 @@ def augment(
     targets = expectations(expect, METRICS)
     augmentation = Augmentation(flip, translate, rotate, zoom, contrast, cutout, crop)
     config = AugmentConfig(arch=arch, model=model, recipe=recipe, precision=precision, augmentation=augmentation,
-                           epochs=epochs, batch_size=batch_size, patience=patience, compare=compare, preview=preview,
+                           epochs=epochs, batch_size=batch_size, patience=patience, test_curves=test_curves,
+                           compare=compare, preview=preview,
                            data=data, data_dir=data_dir, subset=subset, seed=seed, save=save, resume=resume,
                            plot_dir=plot_dir, quiet=quiet)
     result = run(config)

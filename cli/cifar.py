@@ -8,7 +8,7 @@ from mlkit.experiments.cifar import METRICS, CifarConfig
 
 from ._options import (BatchSizeOption, DataDirOption, DataOption, EpochsOption, ExpectOption, JsonOption,
                        PatienceOption, PlotDirOption, PrecisionOption, QuietOption, ResumeOption, SaveOption,
-                       SeedOption, SubsetOption, finite)
+                       SeedOption, SubsetOption, TestCurvesOption, finite)
 from ._output import expectations, finish, make_table, print_tables
 
 DEFAULTS = CifarConfig()  # defaults live in the config dataclass
@@ -32,6 +32,7 @@ def cifar(
     epochs: EpochsOption = DEFAULTS.epochs,
     batch_size: BatchSizeOption = DEFAULTS.batch_size,
     patience: PatienceOption = DEFAULTS.patience,
+    test_curves: TestCurvesOption = None,
     dropout: DropoutOption = DEFAULTS.dropout_rate,
     subset: SubsetOption = DEFAULTS.subset,
     seed: SeedOption = DEFAULTS.seed,
@@ -44,10 +45,11 @@ def cifar(
 ):
     """Train CIFAR-10 networks a-d of seed 001, or airbench94's; report accuracy, time and images/s.
 
-    Each epoch is scored on the 10,000 test images for the curves; the run
-    keeps the model it ends with (its rate decays to zero), so no epoch is
-    chosen by the images it is scored on. --recipe seed keeps the best epoch
-    instead, as the seed did. The test accuracy reported is the kept model's,
+    The run keeps the model it ends with (its rate decays to zero) and scores
+    it on the 10,000 test images, so no epoch is chosen by the images it is
+    scored on; --test-curves also scores each epoch, for the curves.
+    --recipe seed scores every epoch and keeps the best, as the seed did.
+    The test accuracy reported is the kept model's,
     and --save writes it (with --arch all, one file per network; the metrics
     are the most accurate network's). --arch airbench trains airbench94's
     network (whitened input, Nesterov SGD, weight averaging), scored with the
@@ -63,7 +65,7 @@ def cifar(
 
     targets = expectations(expect, METRICS)
     config = CifarConfig(arch=arch, recipe=recipe, precision=precision, data=data, data_dir=data_dir, epochs=epochs,
-                         batch_size=batch_size, patience=patience, dropout_rate=dropout, subset=subset, seed=seed,
+                         batch_size=batch_size, patience=patience, test_curves=test_curves, dropout_rate=dropout, subset=subset, seed=seed,
                          save=save, resume=resume, plot_dir=plot_dir, quiet=quiet)
     result = run(config)
     finish(result.record(), json=json, expect=targets, render=lambda: render(result), quiet=quiet)

@@ -47,6 +47,7 @@ class TrainingOptions:
     resume: Path | None = None
     plot_dir: Path | None = None
     quiet: bool = False
+    test_curves: bool | None = None  # score the test split after every epoch (see test_curves_for)
 
     def validate_counts(self) -> None:
         """Refuse counts below 1 (epochs, batch size, subset) and a negative patience."""
@@ -67,6 +68,18 @@ class TrainingOptions:
             raise ConfigError(f"--arch airbench trains with --recipe airbench only (got --arch {arch} "
                               f"--recipe {name}); leave --recipe out to get the network's own.")
         return get_recipe(name)
+
+    def test_curves_for(self, recipe: Recipe) -> bool:
+        """Whether the test split is scored after every epoch. A recipe keeping its best epoch
+        does so to pick it, as the seed did; the others only when asked (--test-curves), as the
+        test images grade the model the run ends with and each scoring costs time (about 4 s
+        for network d, 8 s for airbench, on the 2-core CPU)."""
+        if recipe.keep == "best":
+            if self.test_curves is False:
+                raise ConfigError(f"the {recipe.name} recipe picks its best epoch by scoring the test split "
+                                  "after every epoch; --no-test-curves does not apply.")
+            return True
+        return bool(self.test_curves)
 
     def patience_for(self, recipe: Recipe, default: int) -> int:
         """--patience, or `default`; a recipe keeping the last model stops early never (stopping
@@ -101,6 +114,7 @@ class TrainPlan:
     augmentation: Augmentation
     save: Path | None = None
     quiet: bool = False
+    test_curves: bool = True  # score the test split after every epoch (else only the model kept)
     budget_seconds: float | None = None  # end after the first epoch past this (benchmarks' short runs)
 
 
@@ -165,7 +179,8 @@ def train_network(start: Start, data: Dataset, recipe: Recipe, plan: TrainPlan) 
     callbacks = [batches.epoch_callback(), *([keeper] if keeper else []),
                  *run_callbacks(model, recipe, plan, batches.steps * (plan.epochs - initial_epoch))]
     outcome = fit(model, batches.dataset, options=options, callbacks=callbacks,
-                  validation=make_dataset(data.x_test, data.y_test, data.num_classes, SCORE_BATCH_SIZE),
+                  validation=make_dataset(data.x_test, data.y_test, data.num_classes, SCORE_BATCH_SIZE)
+                  if plan.test_curves else None,
                   examples_per_epoch=len(data.x_train))
     kept_epoch = keep_model(start, outcome, keeper, plan, batches.steps)
     evaluation, loss = score(start.scored, data)
@@ -209,7 +224,7 @@ def keep_model(start: Start, outcome: FitOutcome, keeper, plan: TrainPlan, steps
         if plan.save and outcome.epochs_run:
             last = outcome.last(MONITOR)
             save_model(start.scored, plan.save, checkpoint={
-                "monitor": MONITOR, "mode": "max", "best": last if math.isfinite(last) else None,
+                "monitor": MONITOR, "mode": "max", "best": last if last is not None and math.isfinite(last) else None,
                 "epoch": outcome.epochs,
                 "batch_size": plan.batch_size, "steps_per_epoch": steps_per_epoch})
         return outcome.epochs if outcome.epochs_run else None

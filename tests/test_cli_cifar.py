@@ -35,12 +35,12 @@ def test_cifar_trains_saves_plots_and_reports_the_saved_models_accuracy(mlkit, d
     assert (config["epochs"], config["batch_size"], config["recipe"], config["arch"]) == (2, 256, "fast", "b")
     assert "recipe.epochs" not in json.dumps(out)
     assert out["data"]["train_images"] == 100 and out["data"]["test_images"] == 20 and out["seed"] == 0
-    assert run["epochs"] == 2 and len(run["history"]["epochs"]["val_accuracy"]) == 2
     assert set(metrics) == set(METRICS) and metrics["images_per_second"] > 0
-    # The fast recipe keeps the model the run ends with: no epoch is chosen by the test images.
+    # The fast recipe keeps the model the run ends with: no epoch is chosen by the test images,
+    # which grade only that model unless --test-curves asks for every epoch's score.
     history = run["history"]["epochs"]
     assert config["selection_split"] is None and config["patience"] == 0 and metrics["best_epoch"] == 2
-    assert metrics["test_accuracy"] == pytest.approx(history["val_accuracy"][-1])
+    assert config["test_curves"] is False and "val_accuracy" not in history and len(history["accuracy"]) == 2
     assert metrics["train_accuracy"] == pytest.approx(history["accuracy"][-1])
     assert sum(map(sum, run["evaluation"]["confusion_matrix"])) == 20
     assert {"path": str(model_file), "kind": "model"} in out["files"]
@@ -49,6 +49,15 @@ def test_cifar_trains_saves_plots_and_reports_the_saved_models_accuracy(mlkit, d
     saved = evaluate_classifier(load_model(model_file), data.x_test, data.y_test, data.class_names)
     assert saved.accuracy == metrics["test_accuracy"]
     assert read_checkpoint(model_file)["epoch"] == 2
+
+
+def test_test_curves_score_every_epoch_and_end_on_the_kept_models_score(mlkit, data_dir):
+    out = mlkit.json("cifar", "--arch", "b", "--epochs", "2", "--test-curves", "--data-dir", data_dir, "--quiet")
+    history = out["runs"][0]["history"]["epochs"]
+    assert out["config"]["test_curves"] is True and len(history["val_accuracy"]) == 2
+    assert out["metrics"]["test_accuracy"] == pytest.approx(history["val_accuracy"][-1])
+    refused = mlkit("cifar", "--arch", "b", "--recipe", "seed", "--no-test-curves", "--data-dir", data_dir)
+    assert refused.exit_code == 2 and "--no-test-curves does not apply" in refused.stderr
 
 
 def test_the_seed_recipe_keeps_its_best_epoch_as_the_seed_did(mlkit, data_dir, tmp_path):

@@ -47,6 +47,7 @@ class AugmentConfig(TrainingOptions):
             raise ConfigError(f"--arch must be one of {', '.join((*ARCHITECTURES, AIRBENCH))}, got {self.arch!r}.")
         self.validate_counts()
         self.patience_for(self.recipe_for(self.arch), DEFAULT_PATIENCE)
+        self.test_curves_for(self.recipe_for(self.arch))
         if self.preview < 0 or self.misclassified < 0:
             raise ConfigError("--preview and --misclassified must be 0 or more.")
         if self.preview and not self.plot_dir:
@@ -87,6 +88,7 @@ class AugmentResult:
         config, recipe = self.config, self.recipe
         return {"arch": self.augmented.arch, "model": config.model, "recipe": recipe.name, "epochs": config.epochs,
                 "batch_size": self.batch_size, "patience": self.patience, "precision": self.augmented.precision,
+                "test_curves": config.test_curves_for(recipe),
                 **recipe_settings(recipe), "dropout_rate": self.augmented.dropout_rate,
                 "augmentation": config.augmentation.to_dict(), "compare": config.compare,
                 "selection_split": selection_split(recipe), "data": config.data,
@@ -132,8 +134,8 @@ def train(start: Start | None, data, recipe: Recipe, config: AugmentConfig, batc
     check_fits(start, data)
     plan = TrainPlan(label=f"{start.arch}/{'augmented' if augmentation.enabled else 'plain'}", epochs=config.epochs,
                      batch_size=batch_size, patience=config.patience_for(recipe, DEFAULT_PATIENCE), seed=config.seed,
-                     augmentation=augmentation,
-                     save=save, quiet=config.quiet)
+                     augmentation=augmentation, save=save, quiet=config.quiet,
+                     test_curves=config.test_curves_for(recipe))
     return train_network(start, data, recipe, plan)
 
 

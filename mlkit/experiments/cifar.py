@@ -51,6 +51,7 @@ class CifarConfig(TrainingOptions):
         if self.arch == AIRBENCH and self.dropout_rate is not None:
             raise ConfigError("--dropout shapes networks a-d; airbench has no dropout layer.")
         self.patience_for(self.recipe_used(), DEFAULT_PATIENCE)
+        self.test_curves_for(self.recipe_used())
         require_keras_file(self.save, "--save")
         require_keras_file(self.resume, "--resume")
 
@@ -100,6 +101,7 @@ class CifarResult:
         single = self.runs[0] if len(self.runs) == 1 else None
         return {"arch": single.arch if single else config.arch, "recipe": recipe.name, "epochs": self.epochs,
                 "batch_size": self.batch_size, "patience": self.patience, "precision": self.runs[0].precision,
+                "test_curves": config.test_curves_for(recipe),
                 **recipe_settings(recipe), "batch_norm": recipe.batch_norm,
                 "dropout_rate": single.dropout_rate if single else recipe.dropout_rate,
                 "augmentation": recipe.augmentation.to_dict(), "selection_split": selection_split(recipe),
@@ -133,7 +135,7 @@ def run(config: CifarConfig) -> CifarResult:
         check_fits(start, data)
         plan = TrainPlan(label=f"{start.arch}/{recipe.name}", epochs=epochs, batch_size=batch_size,
                          patience=patience, seed=config.seed, augmentation=recipe.augmentation, save=save,
-                         quiet=config.quiet)
+                         quiet=config.quiet, test_curves=config.test_curves_for(recipe))
         result.runs.append(train_network(start, data, recipe, plan))
     if config.plot_dir:
         result.plots = write_plots(result, data)
