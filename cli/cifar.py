@@ -54,7 +54,7 @@ def cifar(
     are the most accurate network's). --arch airbench trains airbench94's
     network (whitened input, Nesterov SGD, weight averaging), scored with the
     mean of each test image and its mirror image. --epochs and --batch-size default to the recipe's (fast: 8
-    and 256; seed: 10 and 300; airbench: 10 and 1024; a resumed model: its own
+    and 256; seed: 10 and 300; airbench: 12 and 1024; a resumed model: its own
     batch size). --resume continues a model saved with --save from the epoch
     and best accuracy stored in it, and never replaces it with a worse one.
     --plot-dir writes accuracy/loss curves and confusion matrices.
