@@ -93,3 +93,11 @@ def test_augment_bad_input_is_one_error_line(mlkit, data_dir, tmp_path):
         assert result.exit_code == code, (args, result.output)
         assert result.stderr.startswith("Error:") and message in result.stderr, (args, result.stderr)
         assert result.stderr.count("Error:") == 1 and "Traceback" not in result.output
+
+
+def test_epochs_default_by_recipe():
+    from mlkit.experiments.augment import AugmentConfig
+    from mlkit.recipes import get_recipe
+
+    assert [AugmentConfig().epochs_for(get_recipe(name)) for name in ("fast", "seed", "airbench")] == [18, 20, 12]
+    assert AugmentConfig(epochs=3).epochs_for(get_recipe("seed")) == 3
