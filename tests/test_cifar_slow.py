@@ -1,9 +1,8 @@
-"""Issue 9, 10 and 16's targets on the real CIFAR-10 (make test-slow; run under the CPU lock)."""
+"""Issue 9, 10, 16 and 19's targets on the real CIFAR-10 (make test-slow; run under the CPU lock)."""
 
 import numpy as np
 import pytest
 
-from mlkit.augmentation import Augmentation
 from mlkit.data import load_data
 from mlkit.evaluation import evaluate_classifier
 from mlkit.experiments.augment import AugmentConfig
@@ -16,9 +15,17 @@ from .conftest import SHARED_DATA, needs_shared_data
 pytestmark = [pytest.mark.slow, needs_shared_data]
 
 
-def test_fast_recipe_reaches_085_within_15_minutes():
-    result = run(CifarConfig(arch="d", data_dir=str(SHARED_DATA), quiet=True)).runs[0]
-    assert result.test_accuracy >= 0.85 and result.wall_seconds <= 15 * 60
+# Wall seconds of the whole run as `mlkit cifar` / `mlkit augment` make it (data loading,
+# training, scoring), on the 2-core CPU the targets were set for (issue 19).
+def test_fast_recipe_reaches_085_within_8_minutes():
+    result = run(CifarConfig(arch="d", data_dir=str(SHARED_DATA), quiet=True))
+    assert result.runs[0].test_accuracy >= 0.85 and result.wall_seconds <= 8 * 60
+
+
+@pytest.mark.parametrize("epochs, target, minutes", [(None, 0.94, 30), (6, 0.93, 15)])
+def test_airbench_reaches_its_targets(epochs, target, minutes):
+    result = run(CifarConfig(arch="airbench", epochs=epochs, data_dir=str(SHARED_DATA), quiet=True))
+    assert result.runs[0].test_accuracy >= target and result.wall_seconds <= minutes * 60
 
 
 def test_seed_recipe_reproduces_the_seeds_071():
@@ -26,11 +33,9 @@ def test_seed_recipe_reproduces_the_seeds_071():
     assert 0.66 <= result.test_accuracy <= 0.78
 
 
-def test_augmentation_reaches_088_within_40_minutes_and_beats_plain_training():
-    result = run_augment(AugmentConfig(arch="d", augmentation=Augmentation(flip="horizontal", translate=0.1),
-                                       compare=True, data_dir=str(SHARED_DATA), quiet=True))
-    assert result.augmented.test_accuracy >= 0.88 and result.augmented.wall_seconds <= 40 * 60
-    assert result.augmented.test_accuracy > result.plain.test_accuracy
+def test_augmentation_reaches_090_within_20_minutes():
+    result = run_augment(AugmentConfig(arch="d", data_dir=str(SHARED_DATA), quiet=True))
+    assert result.augmented.test_accuracy >= 0.90 and result.wall_seconds <= 20 * 60
 
 
 def test_a_seed_repeats_a_run_and_the_saved_model_scores_as_reported(tmp_path):
