@@ -53,7 +53,8 @@ def cifar(
     and --save writes it (with --arch all, one file per network; the metrics
     are the most accurate network's). --arch airbench trains airbench94's
     network (whitened input, Nesterov SGD, weight averaging), scored with the
-    mean of each test image and its mirror image. --epochs and --batch-size default to the recipe's (fast: 8
+    mean of six views of each test image (itself, moved a pixel each way, and
+    their mirrors). --epochs and --batch-size default to the recipe's (fast: 8
     and 256; seed: 10 and 300; airbench: 12 and 1024; a resumed model: its own
     batch size). --resume continues a model saved with --save from the epoch
     and best accuracy stored in it, and never replaces it with a worse one.

@@ -112,7 +112,7 @@ def trained_network(path: Path) -> Start:
 
 
 def refuse_airbench(model, path: Path):
-    """`model`, unless it is a saved airbench model: its file holds the flip-averaging model, whose
+    """`model`, unless it is a saved airbench model: its file holds the view-averaging model, whose
     training would see every image both ways round, and not the network it trained."""
     if model.name == f"cifar_{AIRBENCH}":
         raise ModelError(f"{path} holds an airbench model, which trains from the start only; evaluate it with "

@@ -59,8 +59,7 @@ RECIPES = {
     # 0.0153 / 1.5 = 0.0102 of the rate in Keras' decoupled form. Batch 1024 is also the faster on
     # the 2-core CPU: 423 images/s against 248 at batch 512 (benchmarks/cifar_profile.py).
     # 12 epochs, not the reference's 9.9: this version lacks its 64x rate for batch-norm biases
-    # and its translated test-time views, and 12 epochs of ~2 minutes fit a 30-minute budget on
-    # the 2-core CPU.
+    # and its whitening bias, and 12 epochs of ~2 minutes fit a 30-minute budget on the 2-core CPU.
     "airbench": Recipe("airbench", "sgd", 1.5, 1024, 12, batch_norm=True, weight_decay=0.0102,
                        warmup_epochs=2.3, warmup_start=0.2, final_rate=0.07, momentum=0.85, label_smoothing=0.2,
                        augmentation=Augmentation(flip="alternate", crop=2), lookahead_every=5),

@@ -38,7 +38,7 @@ def test_whitening_filters_make_the_patch_covariance_the_identity():
     assert np.all(np.diag(covariance)[:6] > 0.99) and np.all(np.diag(covariance) <= 1)
 
 
-def test_airbench_network_shapes_initialisation_and_flip_averaging():
+def test_airbench_network_shapes_initialisation_and_test_time_views():
     images = correlated_images(count=8)
     models = build_airbench(images, num_classes=10)
     net = models.train.get_layer("airbench_net")
@@ -50,14 +50,15 @@ def test_airbench_network_shapes_initialisation_and_flip_averaging():
     kernel = net.get_layer("block1_conv1").get_weights()[0]  # 24 -> 64 channels: 24 identities
     np.testing.assert_array_equal(kernel[1, 1, :, :24], np.eye(24))
     assert np.count_nonzero(kernel[..., :24]) == 24 and kernel[..., 24:].any()
-    mirrored = images[:, :, ::-1].astype("float32")
-    plain = models.inference.predict(images.astype("float32"), verbose=0)
-    np.testing.assert_allclose(plain, models.inference.predict(mirrored, verbose=0), atol=1e-6)
-    logits, mirrored_logits = (np.asarray(net(x)) for x in (images.astype("float32"), mirrored))
-    assert np.abs(logits - mirrored_logits).max() > 0  # the network itself tells an image from its mirror
-    mean = (logits + mirrored_logits) / 2
+    x = images.astype("float32")
+    # airbench94's six views, made with NumPy: reflect-pad one pixel, crop at (0, 0) and (2, 2), mirror each.
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    down, up = padded[:, :-2, :-2], padded[:, 2:, 2:]
+    logits = [np.asarray(net(view)) for view in (x, x[:, :, ::-1], down, down[:, :, ::-1], up, up[:, :, ::-1])]
+    assert np.abs(logits[0] - logits[1]).max() > 0  # the network itself tells an image from its mirror
+    mean = (logits[0] + logits[1]) / 4 + sum(logits[2:]) / 8
     expected = np.exp(mean) / np.exp(mean).sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(plain, expected, rtol=1e-5)
+    np.testing.assert_allclose(models.inference.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-7)
 
 
 def test_airbench_recipe_warms_up_from_a_fifth_then_decays_to_seven_hundredths():

@@ -10,8 +10,9 @@ both signs); it is never trained. The other convolutions start as identities on 
 input channels (Dirac initialisation). Batch norms learn only a shift, as in the reference.
 
 Two models share these layers: `train` (softmax of the logits) is what `fit` trains, and
-`inference` averages the logits of each image and its mirror image before the softmax (flip
-test-time augmentation); the inference model is the one scored and saved. Every layer is a
+`inference` averages the logits of six views of each image before the softmax (the image and its
+mirror, and both moved a pixel each way: airbench94's test-time augmentation); the inference
+model is the one scored and saved. Every layer is a
 standard Keras layer, so a saved model loads in safe mode with no mlkit code (`mlkit evaluate`).
 """
 
@@ -31,7 +32,7 @@ NAME = "cifar_airbench"
 
 @dataclass
 class AirbenchModels:
-    """The trained network and the flip-averaging model scored and saved (they share weights)."""
+    """The trained network and the view-averaging model scored and saved (they share weights)."""
 
     train: Any
     inference: Any
@@ -76,7 +77,7 @@ def build_airbench(x_train: np.ndarray, num_classes: int, dtype_policy: str = "f
     _dirac(net)
     train = keras.Model(inputs, layers.Activation("softmax", dtype="float32", name="probabilities")(net(inputs)),
                         name=NAME)
-    return AirbenchModels(train, flip_averaging(net, x_train.shape[1:]))
+    return AirbenchModels(train, test_time_views(net, x_train.shape[1:]))
 
 
 def _block(x, width: int, name: str, dtype_policy: str):
@@ -131,21 +132,49 @@ def _dirac(net) -> None:
             layer.set_weights([kernel])
 
 
-def flip_averaging(net, input_shape: tuple[int, ...]):
-    """A model giving the softmax of the mean of `net`'s logits for each image and its mirror.
+def test_time_views(net, input_shape: tuple[int, ...]):
+    """A model giving the softmax of airbench94's test-time mean of `net`'s logits: half from each
+    image and its mirror, half from the mirrored pairs of the image moved one pixel down-right and
+    one pixel up-left (its edge reflected into the gap), as the reference scores.
 
-    The mirror is a fixed anti-diagonal matrix applied along the width: a frozen Dense layer,
-    so the saved model needs no custom layer to load.
+    Every view is the image times fixed matrices along its rows and its columns (a mirror, a
+    shift, or both): frozen Dense layers, so the saved model needs no custom layer to load.
     """
     import keras
     from keras import layers
 
-    width = input_shape[1]
+    height, width = input_shape[:2]
     inputs = keras.Input(shape=input_shape, name="image")
-    by_column = layers.Permute((1, 3, 2), name="columns_last")(inputs)
-    mirror = layers.Dense(width, use_bias=False, trainable=False, dtype="float32", name="mirror")
-    mirrored = layers.Permute((1, 3, 2), name="columns_back")(mirror(by_column))
-    mirror.set_weights([np.eye(width, dtype="float32")[::-1]])
-    logits = layers.Average(dtype="float32", name="mean_logits")([net(inputs), net(mirrored)])
-    return keras.Model(inputs, layers.Activation("softmax", dtype="float32", name="probabilities")(logits),
+
+    def view(name: str, rows: np.ndarray | None, columns: np.ndarray | None):
+        x = inputs
+        for axis, matrix, order in (("rows", rows, (3, 2, 1)), ("columns", columns, (1, 3, 2))):
+            if matrix is not None:  # Dense acts on the last axis: bring this one there and back
+                dense = layers.Dense(len(matrix), use_bias=False, trainable=False, dtype="float32",
+                                     name=f"{name}_{axis}")
+                x = layers.Permute(order, name=f"{name}_{axis}_back")(dense(
+                    layers.Permute(order, name=f"{name}_{axis}_last")(x)))
+                dense.set_weights([matrix])
+        return net(x)
+
+    mirror = np.eye(width, dtype="float32")[::-1]
+    views = [net(inputs), view("mirror", None, mirror)]
+    for name, step in (("down", 1), ("up", -1)):
+        rows, columns = shift_matrix(height, step), shift_matrix(width, step)
+        views += [view(name, rows, columns), view(f"{name}_mirror", rows, columns @ mirror)]
+    mean = layers.Average(dtype="float32", name="mean_logits")([
+        layers.Average(dtype="float32", name="image_logits")(views[:2]),
+        layers.Average(dtype="float32", name="shifted_logits")(views[2:])])
+    return keras.Model(inputs, layers.Activation("softmax", dtype="float32", name="probabilities")(mean),
                        name=NAME)
+
+
+def shift_matrix(size: int, step: int) -> np.ndarray:
+    """M with (x @ M)[i] = x[i - step]: a shift by `step` pixels, the edge reflected into the gap
+    (index -1 reads 1, index `size` reads size - 2)."""
+    sources = np.arange(size) - step
+    sources = np.where(sources < 0, -sources, sources)
+    sources = np.where(sources >= size, 2 * (size - 1) - sources, sources)
+    matrix = np.zeros((size, size), dtype="float32")
+    matrix[sources, np.arange(size)] = 1
+    return matrix
