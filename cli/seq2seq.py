@@ -88,11 +88,11 @@ def train(
 
     Scored by exact match (the whole answer right) on held-out questions after every epoch,
     beside per-character accuracy; the transformer's rate decays to near zero and it keeps its
-    last model, the RNN keeps its best epoch's weights (saved with --save, for `predict`). Held-out operand pairs are never trained on, in either order. Defaults:
+    last model, the RNN keeps its best epoch's weights (saved with --save, for `predict`). Held-out operand pairs are never trained on, in either order; each training pair is trained in both orders. Defaults:
     transformer of 2 blocks of width 64 reading zero-padded operands and writing answers
     least-significant digit first (products after their working: a times the last 1, 2, ...
-    digits of b), batch 256, AdamW 0.002 with warm-up and cosine decay; 4 epochs for add, 8
-    for sub, 3 epochs of 300,000 questions for mul (up to 2 digits: trained on 3-digit
+    digits of b), batch 256, AdamW 0.002 with warm-up and cosine decay; 4 epochs for add, 5
+    for sub (at 0.003), 3 epochs of 300,000 questions for mul (up to 2 digits: trained on 3-digit
     questions, scored on the held-out 2-digit ones).
     --arch rnn: GRU 128, answers most-significant digit first, batch 128, Adam 0.004 decaying
     0.95 per epoch, 30 epochs. --recipe seed is seed 001's setup instead (50,000 questions of
