@@ -14,10 +14,6 @@ function the unfused way.
 import types
 
 FUSABLE_RANK = 4  # FusedBatchNormV3 takes NHWC images only
-# A layer with this attribute trains its offset (beta) with that many times its gradient: for SGD,
-# a learning rate that many times higher for the offsets alone (airbench94's `bias_scaler`). A
-# plain Python attribute, not saved: it changes the training step, never the function computed.
-OFFSET_GRADIENT_SCALE = "offset_gradient_scale"
 
 
 def use_fused_batch_norm(model) -> int:
@@ -60,9 +56,6 @@ def _fused_call(keras_call):
                 inputs, scale, offset, mean=self.moving_mean.value, variance=self.moving_variance.value,
                 epsilon=self.epsilon, is_training=False)
             return tf.cast(outputs, self.compute_dtype)
-        factor = getattr(self, OFFSET_GRADIENT_SCALE, 1.0)
-        if factor != 1.0:  # the same value forward, `factor` times the gradient back
-            offset = factor * offset - (factor - 1.0) * tf.stop_gradient(offset)
         outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(inputs, scale, offset, epsilon=self.epsilon,
                                                                    is_training=True)
         # The fused op returns the unbiased variance; Keras' moving variance follows the biased one.

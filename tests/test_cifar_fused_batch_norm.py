@@ -46,28 +46,3 @@ def test_fused_batch_norm_in_mixed_bfloat16_and_a_saved_model_stays_keras_own(tm
     loaded = keras.saving.load_model(tmp_path / "fused.keras", safe_mode=True)
     assert type(loaded.layers[1]) is keras.layers.BatchNormalization
     np.testing.assert_allclose(np.asarray(loaded(images), "float32"), np.asarray(fused(images), "float32"), atol=0.05)
-
-
-def test_an_offset_gradient_scale_multiplies_the_offsets_gradient_only():
-    import tensorflow as tf
-
-    from mlkit.fused_batch_norm import OFFSET_GRADIENT_SCALE
-
-    images = tf.constant(np.random.default_rng(2).normal(size=(8, 6, 5, 4)).astype("float32"))
-    weights = tf.constant(np.random.default_rng(3).normal(size=(8, 120)).astype("float32"))
-
-    def gradients(model):
-        with tf.GradientTape() as tape:
-            outputs = model(images, training=True)
-            loss = tf.reduce_sum(outputs * weights)
-        return outputs, tape.gradient(loss, model.layers[1].trainable_variables)
-
-    plain, scaled = two_models()
-    setattr(scaled.layers[1], OFFSET_GRADIENT_SCALE, 64.0)
-    plain = two_models()[1]  # fused too, without the scale
-    plain.set_weights(scaled.get_weights())
-    (ours, (our_gamma, our_beta)), (theirs, (their_gamma, their_beta)) = gradients(scaled), gradients(plain)
-    np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-6, atol=1e-6)  # same function
-    np.testing.assert_allclose(np.asarray(our_gamma), np.asarray(their_gamma), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(our_beta), 64 * np.asarray(their_beta), rtol=1e-5, atol=1e-4)
-    assert np.abs(np.asarray(their_beta)).max() > 1e-3  # a gradient to compare, not zeros

@@ -7,8 +7,7 @@
 The whitening convolution's filters are the eigenvectors of the covariance of the training
 images' 2x2 patches, scaled to unit variance, and their negatives (so the GELU after it passes
 both signs); it is never trained. The other convolutions start as identities on their first
-input channels (Dirac initialisation). Batch norms learn only a shift, as in the reference, at
-64 times the learning rate of the other weights (its `bias_scaler`: see mlkit.fused_batch_norm).
+input channels (Dirac initialisation). Batch norms learn only a shift, as in the reference.
 
 Two models share these layers: `train` (softmax of the logits) is what `fit` trains, and
 `inference` averages the logits of six views of each image before the softmax (the image and its
@@ -22,14 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from ..fused_batch_norm import OFFSET_GRADIENT_SCALE
-
 WIDTHS = (64, 256, 256)
 LOGIT_SCALE = 1 / 9
 BATCH_NORM_MOMENTUM = 0.6  # Keras' convention: the share of the old moving statistics kept each step
 WHITENING_PATCH = 2
 WHITENING_EPSILON = 5e-4
-BIAS_SCALER = 64.0  # batch-norm offsets train at 64x the rate of the other weights, as the reference's
 WHITENING_IMAGES = 5000  # the reference estimates the patch covariance on this many training images
 NAME = "cifar_airbench"
 
@@ -92,10 +88,8 @@ def _block(x, width: int, name: str, dtype_policy: str):
                           dtype=dtype_policy, name=f"{name}_conv{index}")(x)
         if index == 1:
             x = layers.MaxPooling2D(2, dtype=dtype_policy, name=f"{name}_pool")(x)
-        norm = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, scale=False, dtype=dtype_policy,
-                                         name=f"{name}_bn{index}")
-        setattr(norm, OFFSET_GRADIENT_SCALE, BIAS_SCALER)  # applied by mlkit.fused_batch_norm in training
-        x = norm(x)
+        x = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, scale=False, dtype=dtype_policy,
+                                      name=f"{name}_bn{index}")(x)
         x = layers.Activation("gelu", dtype=dtype_policy, name=f"{name}_gelu{index}")(x)
     return x
 
