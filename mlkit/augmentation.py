@@ -24,6 +24,12 @@ ERASED_ASPECT = (0.3, 3.3)  # height/width range of the rectangle (Zhong et al.,
 MAX_CROP = 16
 ALTERNATE_FLIP_KEY = 1  # keeps the first-epoch mirror draws apart from other draws of the same seed
 ERASE_FILL = 127.5  # mid-grey on the 0..255 scale the pipeline works in
+# Batches prepared in parallel and ahead, fixed rather than autotuned: with tf.data's autotuning
+# on, freeing each epoch's iterator waits for its autotune thread to leave a timed wait, and on
+# this project's 2-core machine that froze training for 20-25 s at about every other epoch start
+# (gdb: the main thread in ~RootDataset::Iterator, the autotune thread in Model::OptimizeLoop),
+# a third of network d's 45 s epoch. Two workers and two batches ahead keep the 2 cores fed.
+PARALLEL_BATCHES = 2
 PIXEL_RANGE = (0.0, 255.0)
 
 
@@ -177,8 +183,18 @@ def make_dataset(x: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int
 
     _require_images(x)
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
-    return dataset.map(lambda images, labels: (tf.cast(images, tf.float32), tf.one_hot(labels, num_classes)),
-                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return without_autotuning(dataset.map(
+        lambda images, labels: (tf.cast(images, tf.float32), tf.one_hot(labels, num_classes)),
+        num_parallel_calls=PARALLEL_BATCHES))
+
+
+def without_autotuning(dataset):
+    """`dataset` prefetching PARALLEL_BATCHES batches, with tf.data's autotuning off (see there)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.prefetch(PARALLEL_BATCHES).with_options(options)
 
 
 class TrainingBatches:
@@ -213,8 +229,8 @@ class TrainingBatches:
     def dataset(self):
         import tensorflow as tf
 
-        batches = tf.data.Dataset.range(self.steps).map(self._batch, num_parallel_calls=tf.data.AUTOTUNE)
-        return batches.prefetch(tf.data.AUTOTUNE)
+        return without_autotuning(tf.data.Dataset.range(self.steps).map(self._batch,
+                                                                         num_parallel_calls=PARALLEL_BATCHES))
 
     def _batch(self, index):
         import tensorflow as tf

@@ -155,6 +155,13 @@ def test_make_dataset_batches_one_hot_labels_in_order():
         make_dataset(x[:0], y[:0], 3, 2)
 
 
+def test_image_pipelines_run_without_tf_data_autotuning():
+    """Autotuning's thread made freeing each epoch's iterator wait 20-25 s (mlkit.augmentation)."""
+    x, y = np.zeros((6, 4, 4, 3), dtype=np.uint8), np.zeros(6, dtype=int)
+    for dataset in (make_dataset(x, y, 3, 2), TrainingBatches(x, y, 3, 2, augmentation=Augmentation(crop=1)).dataset):
+        assert dataset.options().autotune.enabled is False
+
+
 def test_evaluation_per_class_and_confused_pairs():
     evaluation = Evaluation(["cat", "dog", "ship"], np.array([0, 0, 0, 1, 1, 2]), np.array([0, 1, 1, 0, 1, 2]))
     assert evaluation.accuracy == pytest.approx(3 / 6)
