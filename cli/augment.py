@@ -80,7 +80,7 @@ def augment(
     the run exactly. The metrics are the augmented run's; --compare adds
     plain_test_accuracy. --arch airbench trains airbench94's network with its
     recipe; its own augmentation is --flip alternate --crop 2 --translate 0.
-    --epochs defaults to 18 (fast recipe: about 18 minutes for network d on a
+    --epochs defaults to 22 (fast recipe: about 18 minutes for network d on a
     2-core CPU), 20 with --recipe seed (as seed 001 ran it), 12 for airbench.
 
     Example: mlkit augment --arch d --compare --preview 32 --plot-dir plots
