@@ -99,5 +99,5 @@ def test_epochs_default_by_recipe():
     from mlkit.experiments.augment import AugmentConfig
     from mlkit.recipes import get_recipe
 
-    assert [AugmentConfig().epochs_for(get_recipe(name)) for name in ("fast", "seed", "airbench")] == [18, 20, 12]
+    assert [AugmentConfig().epochs_for(get_recipe(name)) for name in ("fast", "seed", "airbench")] == [22, 20, 12]
     assert AugmentConfig(epochs=3).epochs_for(get_recipe("seed")) == 3
