@@ -189,7 +189,8 @@ def make_dataset(x: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int
 
 
 def without_autotuning(dataset):
-    """`dataset` prefetching PARALLEL_BATCHES batches, with tf.data's autotuning off (see there)."""
+    """`dataset` prefetching PARALLEL_BATCHES batches, with tf.data's autotuning off (why: see
+    PARALLEL_BATCHES)."""
     import tensorflow as tf
 
     options = tf.data.Options()

@@ -173,9 +173,9 @@ def transformer_defaults(op: str, digits: int) -> dict:
 
 def transformer_size(op: str, digits: int) -> dict:
     if op == "add":
-        return {"epochs": 4}  # a+b and b+a both train: twice the questions of sub per epoch
+        return {"epochs": 4}
     if op == "sub":
-        return {"epochs": 5, "learning_rate": 3e-3}  # trained in both orders, like add: 90,000 a pass
+        return {"epochs": 5, "learning_rate": 3e-3}
     if digits <= 2:
         # Only 5,050 different 2-digit products exist: trained on the ~4,500 not held out, the model
         # learned them by heart (100% on them, 0.966 on the held-out ones). Trained on 3-digit
@@ -217,8 +217,8 @@ def make_split(config: Seq2SeqConfig) -> Split:
 
     The default recipe holds out unordered pairs (never a*b in training and b*a in validation)
     and trains on both orders of each training pair: for - too, where b-a is a-b with the sign
-    flipped (it halved the epochs subtraction needs: 0.92 per-character accuracy after two
-    epochs instead of five, docs/seeds.md); the seed recipe holds out the
+    flipped (subtraction reached 0.92-0.96 per-character accuracy after two passes instead of
+    ~0.55); the seed recipe holds out the
     last 10% of the questions drawn, as seed 001 did. With --train-digits above --digits the
     held-out pairs are drawn from the --digits questions and the training questions from the
     longer ones, less every held-out pair.
