@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from .errors import ConfigError
+from .pipelines import PARALLEL_BATCHES, without_autotuning
 
 FLIPS = ("horizontal", "vertical", "both", "alternate", "none")
 ERASED_AREA = (0.02, 0.2)  # share of the image one erased rectangle covers, as RandomErasing's scale
@@ -24,12 +25,6 @@ ERASED_ASPECT = (0.3, 3.3)  # height/width range of the rectangle (Zhong et al.,
 MAX_CROP = 16
 ALTERNATE_FLIP_KEY = 1  # keeps the first-epoch mirror draws apart from other draws of the same seed
 ERASE_FILL = 127.5  # mid-grey on the 0..255 scale the pipeline works in
-# Batches prepared in parallel and ahead, fixed rather than autotuned: with tf.data's autotuning
-# on, freeing each epoch's iterator waits for its autotune thread to leave a timed wait, and on
-# this project's 2-core machine that froze training for 20-25 s at about every other epoch start
-# (gdb: the main thread in ~RootDataset::Iterator, the autotune thread in Model::OptimizeLoop),
-# a third of network d's 45 s epoch. Two workers and two batches ahead keep the 2 cores fed.
-PARALLEL_BATCHES = 2
 PIXEL_RANGE = (0.0, 255.0)
 
 
@@ -186,16 +181,6 @@ def make_dataset(x: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int
     return without_autotuning(dataset.map(
         lambda images, labels: (tf.cast(images, tf.float32), tf.one_hot(labels, num_classes)),
         num_parallel_calls=PARALLEL_BATCHES))
-
-
-def without_autotuning(dataset):
-    """`dataset` prefetching PARALLEL_BATCHES batches, with tf.data's autotuning off (why: see
-    PARALLEL_BATCHES)."""
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return dataset.prefetch(PARALLEL_BATCHES).with_options(options)
 
 
 class TrainingBatches:

@@ -16,8 +16,10 @@ from pathlib import Path
 
 from .errors import ModelError, first_line
 from .files import atomic_path
+from .pipelines import array_batches, is_arrays
 
 MODEL_SUFFIXES = (".keras", ".h5")
+KERAS_BATCH_SIZE = 32  # what model.fit takes when no batch size is given
 
 
 def set_seed(seed: int) -> None:
@@ -230,8 +232,12 @@ def fit(model, x, y=None, *, options: FitOptions, validation=None, callbacks: li
     first, last = timer.callbacks()
     all_callbacks = [first, *callbacks, *training_callbacks(history, options), last]
     if options.initial_epoch < options.epochs:
-        model.fit(x, y, batch_size=options.batch_size, epochs=options.epochs, initial_epoch=options.initial_epoch,
-                  validation_data=validation, shuffle=options.shuffle, verbose=0, callbacks=all_callbacks)
+        if is_arrays(x):  # Keras' own pipeline for arrays autotunes (why that stalls: mlkit.pipelines)
+            x, y = array_batches(x, y, options.batch_size or KERAS_BATCH_SIZE, options.shuffle), None
+        if isinstance(validation, tuple) and len(validation) == 2 and is_arrays(validation):
+            validation = array_batches(*validation, options.batch_size or KERAS_BATCH_SIZE, shuffle=False)
+        model.fit(x, y, epochs=options.epochs, initial_epoch=options.initial_epoch, validation_data=validation,
+                  shuffle=False, verbose=0, callbacks=all_callbacks)  # batches come shuffled
     return FitOutcome(history, options.monitor, options.mode, options.initial_epoch, examples, timer.seconds,
                       timer.epoch_seconds)
 

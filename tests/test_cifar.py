@@ -156,7 +156,7 @@ def test_make_dataset_batches_one_hot_labels_in_order():
 
 
 def test_image_pipelines_run_without_tf_data_autotuning():
-    """Autotuning's thread made freeing each epoch's iterator wait 20-25 s (mlkit.augmentation)."""
+    """Autotuning's thread made freeing each epoch's iterator wait 20-25 s (mlkit.pipelines)."""
     x, y = np.zeros((6, 4, 4, 3), dtype=np.uint8), np.zeros(6, dtype=int)
     for dataset in (make_dataset(x, y, 3, 2), TrainingBatches(x, y, 3, 2, augmentation=Augmentation(crop=1)).dataset):
         assert dataset.options().autotune.enabled is False

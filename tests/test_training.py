@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mlkit.errors import ModelError
+from mlkit.pipelines import array_batches, is_arrays
 from mlkit.plots import plot_curves
 from mlkit.results import to_jsonable
 from mlkit.training import FitOptions, fit, load_model, read_checkpoint, save_model, set_seed
@@ -26,6 +27,27 @@ def tiny_data(count=64):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(count, 4)).astype("float32")
     return x, (x[:, 0] > 0).astype("int64")
+
+
+def test_array_batches_gather_every_row_once_per_pass_in_a_new_order():
+    x = np.arange(20, dtype=np.float64).reshape(10, 2)
+    dataset = array_batches({"a": x}, np.arange(10), 4, shuffle=True)
+    assert dataset.options().autotune.enabled is False  # why: mlkit.pipelines
+    passes = [[(np.asarray(xs["a"]), np.asarray(ys)) for xs, ys in dataset] for _ in range(2)]
+    for batches in passes:
+        assert [len(ys) for _, ys in batches] == [4, 4, 2]
+        rows = np.concatenate([ys for _, ys in batches])
+        assert sorted(rows) == list(range(10))
+        assert all(xs.dtype == np.float32 and np.array_equal(xs, x[ys]) for xs, ys in batches)
+    assert not np.array_equal(*(np.concatenate([ys for _, ys in batches]) for batches in passes))
+    in_order = array_batches(x, np.arange(10), 4, shuffle=False)
+    assert np.concatenate([np.asarray(ys) for _, ys in in_order]).tolist() == list(range(10))
+
+
+def test_is_arrays_takes_what_keras_takes_as_arrays():
+    x = np.zeros((3, 2))
+    assert is_arrays(x) and is_arrays((x, x)) and is_arrays({"a": x})
+    assert not is_arrays([]) and not is_arrays([x, [1, 2]]) and not is_arrays(object())
 
 
 def test_fit_records_history_times_training_and_checkpoints_the_best_epoch(tmp_path, capsys):
