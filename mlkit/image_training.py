@@ -313,7 +313,7 @@ def recipe_settings(recipe: Recipe) -> dict:
     """The recipe's optimizer settings, for a record's config."""
     return {"optimizer": recipe.optimizer, "learning_rate": recipe.learning_rate, "momentum": recipe.momentum,
             "weight_decay": recipe.weight_decay, "warmup_epochs": recipe.warmup_epochs,
-            "warmup_start": recipe.warmup_start, "final_rate": recipe.final_rate,
+            "warmup_start": recipe.warmup_start, "final_rate": recipe.final_rate, "decay": recipe.decay,
             "label_smoothing": recipe.label_smoothing, "lookahead_every": recipe.lookahead_every}
 
 

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from .augmentation import Augmentation
 from .errors import ConfigError
+from .schedules import warmup_linear_decay
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Recipe:
     warmup_epochs: float = 0.0
     warmup_start: float = 0.1  # the warm-up's first rate, as a share of the peak
     final_rate: float = 0.0  # the rate the decay ends at, as a share of the peak
+    decay: str = "cosine"  # the decay's shape after the warm-up: "cosine" or "linear"
     momentum: float = 0.0
     label_smoothing: float = 0.0
     augmentation: Augmentation = field(default_factory=Augmentation)
@@ -51,18 +53,21 @@ RECIPES = {
                    weight_decay=0.05, warmup_epochs=1.0, label_smoothing=0.1,
                    augmentation=Augmentation(flip="horizontal")),
     # airbench94 (Keller Jordan's CIFAR-10 speedrun) for `--arch airbench`: Nesterov SGD, rates
-    # rising from 0.2 to 1 of the peak over 23% of training then falling to 0.07 of it, label
-    # smoothing 0.2, flips that alternate by epoch and 2-pixel shifts, weight averaging every 5
-    # steps, and the model the run ends with (no epoch chosen). The reference's rate is 11.5 per
-    # 1024 examples with momentum 0.85 on a summed loss: 11.5 / (1 + 1 / 0.15) = 1.5 on Keras'
-    # mean loss at its batch of 1024; its weight decay of 0.0153 per 1024 examples is
-    # 0.0153 / 1.5 = 0.0102 of the rate in Keras' decoupled form. Batch 1024 is also the faster on
-    # the 2-core CPU: 423 images/s against 248 at batch 512 (benchmarks/cifar_profile.py).
-    # 12 epochs, not the reference's 9.9: this version lacks its 64x rate for batch-norm biases
-    # and its whitening bias, and 12 epochs of ~2 minutes fit a 30-minute budget on the 2-core CPU.
-    "airbench": Recipe("airbench", "sgd", 1.5, 1024, 12, batch_norm=True, weight_decay=0.0102,
-                       warmup_epochs=2.3, warmup_start=0.2, final_rate=0.07, momentum=0.85, label_smoothing=0.2,
-                       augmentation=Augmentation(flip="alternate", crop=2), lookahead_every=5),
+    # rising in a straight line from 0.2 to 1 of the peak over its first 2.3 epochs (23% of its
+    # 9.9) then falling in a straight line to 0.07 of it, label smoothing 0.2, flips that
+    # alternate by epoch and 2-pixel shifts, weight averaging every 5 steps, and the model the run
+    # ends with (no epoch chosen). The reference's rate is 11.5 per 1024 examples with momentum
+    # 0.85 on a summed loss: 11.5 / (1 + 1 / 0.15) = 1.5 on Keras' mean loss at its batch of 1024.
+    # Its weight decay, 0.0153 / (1 + 1 / 0.15) = 0.0020 a step, runs through the momentum, which
+    # multiplies it by 1 / 0.15: 0.0133 a step at the peak rate, which Keras' decoupled form (the
+    # rate times the decay, outside the momentum) gives with 0.0133 / 1.5 = 0.00887. Batch 1024 is
+    # also the faster on the 2-core CPU: 423 images/s against 248 at batch 512
+    # (benchmarks/cifar_profile.py). 12 epochs, not the reference's 9.9: this version lacks its 64x
+    # rate for batch-norm biases and its whitening bias, and 12 epochs of ~2 minutes fit a
+    # 30-minute budget on the 2-core CPU.
+    "airbench": Recipe("airbench", "sgd", 1.5, 1024, 12, batch_norm=True, weight_decay=0.00887,
+                       warmup_epochs=2.3, warmup_start=0.2, final_rate=0.07, decay="linear", momentum=0.85,
+                       label_smoothing=0.2, augmentation=Augmentation(flip="alternate", crop=2), lookahead_every=5),
 }
 
 
@@ -74,20 +79,18 @@ def get_recipe(name: str) -> Recipe:
 
 
 def build_optimizer(recipe: Recipe, steps_per_epoch: int, epochs: int):
-    """The recipe's optimizer; AdamW and SGD follow a linear warm-up then a cosine decay.
-
-    airbench94 decays linearly; Keras has no such schedule that loads without mlkit's code, and
-    a model file must load in `mlkit evaluate` alone, so its decay is a cosine to the same end.
-    """
+    """The recipe's optimizer; AdamW and SGD follow a linear warm-up, then the recipe's decay
+    (a cosine, or airbench94's straight line: mlkit.schedules)."""
     import keras
 
     if recipe.optimizer == "adadelta":
         return keras.optimizers.Adadelta(learning_rate=recipe.learning_rate, rho=0.95, epsilon=1e-7)
     total_steps = epochs * steps_per_epoch
     warmup_steps = int(recipe.warmup_epochs * steps_per_epoch)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=recipe.learning_rate * recipe.warmup_start, warmup_target=recipe.learning_rate,
-        warmup_steps=warmup_steps, decay_steps=max(1, total_steps - warmup_steps), alpha=recipe.final_rate)
+    shape = warmup_linear_decay() if recipe.decay == "linear" else keras.optimizers.schedules.CosineDecay
+    schedule = shape(initial_learning_rate=recipe.learning_rate * recipe.warmup_start,
+                     warmup_target=recipe.learning_rate, warmup_steps=warmup_steps,
+                     decay_steps=max(1, total_steps - warmup_steps), alpha=recipe.final_rate)
     if recipe.optimizer == "sgd":
         return keras.optimizers.SGD(learning_rate=schedule, momentum=recipe.momentum, nesterov=recipe.momentum > 0,
                                     weight_decay=recipe.weight_decay or None)

@@ -14,6 +14,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import schedules
 from .errors import ModelError, first_line
 from .files import atomic_path
 from .pipelines import array_batches, is_arrays
@@ -325,7 +326,8 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None):
     if path.suffix not in MODEL_SUFFIXES:
         raise ModelError(f"model file {path} must end in .keras or .h5.")
     try:
-        return keras.saving.load_model(path, custom_objects=custom_objects, safe_mode=True)
+        return keras.saving.load_model(path, custom_objects=schedules.custom_objects() | (custom_objects or {}),
+                                       safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file
         reason = first_line(error)
         if isinstance(error, FileNotFoundError) or "not found" in reason.lower():
