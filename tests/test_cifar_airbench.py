@@ -7,6 +7,7 @@ from mlkit.augmentation import Augmentation, TrainingBatches, first_mirrored
 from mlkit.errors import ConfigError
 from mlkit.models.airbench import WIDTHS, build_airbench, whitening_filters
 from mlkit.recipes import RECIPES, build_optimizer
+from mlkit.training import load_model, save_model
 from mlkit.weight_averaging import LOOKAHEAD_DECAY, lookahead, lookahead_decay
 
 
@@ -69,6 +70,8 @@ def test_airbench_recipe_warms_up_from_a_fifth_then_decays_to_seven_hundredths()
     assert float(schedule(0)) == pytest.approx(0.2 * peak)
     assert float(schedule(23)) == pytest.approx(peak)
     assert float(schedule(100)) == pytest.approx(0.07 * peak)
+    assert float(schedule(11.5)) == pytest.approx(0.6 * peak)  # straight lines, as the reference's
+    assert float(schedule(61.5)) == pytest.approx((1 + 0.07) / 2 * peak, rel=1e-5)
     assert optimizer.nesterov and optimizer.momentum == 0.85
     assert recipe.keep == "last" and recipe.lookahead_every == 5 and recipe.label_smoothing == 0.2
 
@@ -151,3 +154,14 @@ def test_crop_shifts_by_whole_pixels_with_reflected_edges():
     with pytest.raises(ConfigError, match="--crop must be a whole number"):
         Augmentation(crop=-1)
     assert Augmentation(crop=1).enabled and not Augmentation().enabled
+
+
+def test_a_model_trained_on_the_linear_schedule_saves_and_loads_in_safe_mode(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=build_optimizer(RECIPES["airbench"], steps_per_epoch=10, epochs=10), loss="mse")
+    model.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0)
+    loaded = load_model(save_model(model, tmp_path / "linear.keras"))
+    assert loaded.optimizer._learning_rate.get_config() == model.optimizer._learning_rate.get_config()
+    assert float(loaded.optimizer._learning_rate(61.5)) == pytest.approx(float(model.optimizer._learning_rate(61.5)))
