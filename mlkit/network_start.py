@@ -99,7 +99,7 @@ def new_network(arch: str, data: Dataset, recipe: Recipe, dtype_policy: str = "f
         return Start(models.train, inference=models.inference)
     return Start(build_cifar_model(arch, batch_norm=recipe.batch_norm, dropout_rate=recipe.dropout_rate,
                                    input_shape=data.input_shape, num_classes=data.num_classes,
-                                   dtype_policy=dtype_policy))
+                                   dtype_policy=dtype_policy, mirror_views=recipe.mirror_views))
 
 
 def trained_network(path: Path) -> Start:

@@ -326,13 +326,20 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None):
     if path.suffix not in MODEL_SUFFIXES:
         raise ModelError(f"model file {path} must end in .keras or .h5.")
     try:
-        return keras.saving.load_model(path, custom_objects=schedules.custom_objects() | (custom_objects or {}),
-                                       safe_mode=True)
+        return keras.saving.load_model(path, custom_objects=mlkit_objects() | (custom_objects or {}), safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file
         reason = first_line(error)
         if isinstance(error, FileNotFoundError) or "not found" in reason.lower():
             reason = "not a complete .keras file (truncated or damaged?)"
         raise ModelError(f"cannot load model {path}: {reason}") from error
+
+
+def mlkit_objects() -> dict:
+    """The classes mlkit registers with Keras that any command's model file may hold: the
+    learning-rate schedule a saved optimizer follows, the mirror layers of a CIFAR network."""
+    from .models import mirror_views
+
+    return schedules.custom_objects() | mirror_views.custom_objects()
 
 
 class TrainTimer:

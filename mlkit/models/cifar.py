@@ -13,6 +13,8 @@ adds dropout after the hidden dense layer (the seed uses it only in network a). 
 layer stays float32 either way.
 """
 
+from .mirror_views import mirror_layers
+
 ARCHITECTURES = ("a", "b", "c", "d")
 # Convolution blocks: filters of each convolution, one max-pool after each block.
 CONV_BLOCKS = {
@@ -34,7 +36,7 @@ def smallest_image_side(arch: str) -> int:
 
 def build_cifar_model(arch: str, *, batch_norm: bool = False, dropout_rate: float | None = None,
                       input_shape: tuple[int, ...] = INPUT_SHAPE, num_classes: int = NUM_CLASSES,
-                      dtype_policy: str = "float32"):
+                      dtype_policy: str = "float32", mirror_views: bool = False):
     """Build one of the seed's networks.
 
     Args:
@@ -44,6 +46,8 @@ def build_cifar_model(arch: str, *, batch_norm: bool = False, dropout_rate: floa
         input_shape: image shape, channels last.
         num_classes: units of the softmax layer.
         dtype_policy: "float32" or "mixed_bfloat16".
+        mirror_views: outside training, average each image's predictions with its mirror's
+            (models/mirror_views.py).
 
     Returns:
         An uncompiled keras.Model named `cifar_<arch>`.
@@ -55,8 +59,10 @@ def build_cifar_model(arch: str, *, batch_norm: bool = False, dropout_rate: floa
         raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {arch!r}")
     if dropout_rate is None:
         dropout_rate = SEED_DROPOUT[arch]
+    with_mirrors, mean_of_mirrors = mirror_layers()
     inputs = keras.Input(shape=input_shape, name="image")
-    x = layers.Rescaling(1.0 / 255, dtype=dtype_policy, name="scale")(inputs)
+    x = with_mirrors(name="with_mirrors")(inputs) if mirror_views else inputs
+    x = layers.Rescaling(1.0 / 255, dtype=dtype_policy, name="scale")(x)
     for block, filters_list in enumerate(CONV_BLOCKS[arch], start=1):
         for index, filters in enumerate(filters_list, start=1):
             x = _conv(x, filters, batch_norm, f"block{block}_conv{index}", dtype_policy)
@@ -67,6 +73,8 @@ def build_cifar_model(arch: str, *, batch_norm: bool = False, dropout_rate: floa
         if dropout_rate:
             x = layers.Dropout(dropout_rate, dtype=dtype_policy, name="dropout")(x)
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
+    if mirror_views:
+        outputs = mean_of_mirrors(name="mean_of_mirrors")(outputs)
     return keras.Model(inputs, outputs, name=f"cifar_{arch}")
 
 
