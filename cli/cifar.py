@@ -16,7 +16,7 @@ DEFAULTS = CifarConfig()  # defaults live in the config dataclass
 ArchOption = Annotated[str, typer.Option(
     "--arch", help="Network a, b, c, d, airbench, or all (trains a-d, overlays them).")]
 RecipeOption = Annotated[str | None, typer.Option(
-    "--recipe", help="fast (batch norm, AdamW, warm-up + cosine) or seed for a-d; airbench for airbench "
+    "--recipe", help="fast (batch norm, AdamW, warm-up + cosine, mirror averaging at test time) or seed for a-d; airbench for airbench "
     "(default: fast, or airbench for --arch airbench).")]
 DropoutOption = Annotated[float | None, typer.Option(
     "--dropout", parser=finite(0.0, 1.0, high_open=True),

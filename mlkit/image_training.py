@@ -314,7 +314,8 @@ def recipe_settings(recipe: Recipe) -> dict:
     return {"optimizer": recipe.optimizer, "learning_rate": recipe.learning_rate, "momentum": recipe.momentum,
             "weight_decay": recipe.weight_decay, "warmup_epochs": recipe.warmup_epochs,
             "warmup_start": recipe.warmup_start, "final_rate": recipe.final_rate, "decay": recipe.decay,
-            "label_smoothing": recipe.label_smoothing, "lookahead_every": recipe.lookahead_every}
+            "label_smoothing": recipe.label_smoothing, "lookahead_every": recipe.lookahead_every,
+            "mirror_views": recipe.mirror_views}
 
 
 def selection_split(recipe: Recipe) -> str | None:

@@ -11,6 +11,7 @@ from mlkit.experiments.cifar import CifarConfig
 from mlkit.models.cifar import build_cifar_model
 from mlkit.network_start import checked_state, new_network
 from mlkit.recipes import RECIPES, build_optimizer, get_recipe, stretch_schedule
+from mlkit.training import load_model, save_model
 
 # Parameter counts printed by model.summary() in seed 001 for networks a-d.
 SEED_PARAMETERS = {"a": 924_910, "b": 82_826, "c": 234_550, "d": 640_502}
@@ -31,6 +32,28 @@ def test_batch_norm_variant_of_d():
     assert all(not conv.use_bias for conv in convs)
     # 7 convolutions lose their biases (576 filters in all) and gain 4 BN weights per filter.
     assert model.count_params() == 640_502 - 576 + 4 * 576
+
+
+def test_mirror_views_score_each_image_with_its_mirror_and_train_on_the_image_alone(tmp_path):
+    mirrored = build_cifar_model("c", batch_norm=True, input_shape=(8, 8, 3), mirror_views=True)
+    plain = build_cifar_model("c", batch_norm=True, input_shape=(8, 8, 3))
+    plain.set_weights(mirrored.get_weights())
+    assert mirrored.count_params() == plain.count_params()
+    x = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3)).astype(np.uint8)
+    expected = (plain.predict(x, verbose=0) + plain.predict(x[:, :, ::-1], verbose=0)) / 2
+    np.testing.assert_allclose(mirrored.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-7)
+    loaded = load_model(save_model(mirrored, tmp_path / "mirrored.keras"))
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(mirrored(x, training=True), plain(x, training=True), rtol=1e-5, atol=1e-7)
+
+
+def test_the_fast_recipe_scores_mirrors_and_the_seed_recipe_does_not():
+    images = np.zeros((4, 32, 32, 3), np.uint8)
+    data = Dataset("tiny", images, np.arange(4) % 2, images, np.arange(4) % 2, ["no", "yes"])
+    layers = {name: [layer.name for layer in new_network("d", data, RECIPES[name]).model.layers]
+              for name in ("fast", "seed")}
+    assert "with_mirrors" in layers["fast"] and "mean_of_mirrors" in layers["fast"]
+    assert "with_mirrors" not in layers["seed"]
 
 
 def test_unknown_arch_is_refused():

@@ -1,10 +1,11 @@
 """`mlkit cifar`: train seed 001's four CIFAR-10 networks with the seed's recipe or a fast one,
 or airbench94's network with its own recipe.
 
-As in the seed, every epoch is validated on the test images and the best epoch is kept
-(`config.selection_split` is "test"): the test accuracy reported is that model's, and it is the
-model `--save` writes (see mlkit.image_training). The airbench recipe keeps the model the run
-ends with instead (`selection_split` is None), scored with flip test-time augmentation.
+With the seed recipe, as in the seed, every epoch is validated on the test images and the best
+epoch is kept (`config.selection_split` is "test"): the test accuracy reported is that model's,
+and it is the model `--save` writes (see mlkit.image_training). The fast and airbench recipes
+keep the model the run ends with instead (`selection_split` is None), the fast one scoring each
+image with its mirror too (models/mirror_views.py), airbench with its six views.
 """
 
 import math
