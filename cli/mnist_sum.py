@@ -71,7 +71,7 @@ def sum_command(
 
     Training maximises the probability of the true sum under the convolution of the images'
     digit distributions, with the training images dealt into new sequences every epoch; the
-    answer is the median of that distribution (`predict` also shows the expected sum).
+    answer is the most likely sum under that distribution (`predict` also shows the expected sum).
 
     One trained model is scored on test sequences of every --eval-lengths length (MAE, RMSE, exact sum).
     --data may also be a sequence file from --export-data (its sequences and length are used).

@@ -14,7 +14,6 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import schedules
 from .errors import ModelError, first_line
 from .files import atomic_path
 from .pipelines import array_batches, is_arrays
@@ -337,6 +336,7 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None):
 def mlkit_objects() -> dict:
     """The classes mlkit registers with Keras that any command's model file may hold: the
     learning-rate schedule a saved optimizer follows, the mirror layers of a CIFAR network."""
+    from . import schedules
     from .models import mirror_views
 
     return schedules.custom_objects() | mirror_views.custom_objects()

@@ -156,13 +156,13 @@ def test_sum_metrics_and_calc_metrics_values():
     assert scores["digit_accuracy"] == pytest.approx(1 - 1 / (calc.slots < 10).sum())
 
 
-def test_sums_are_read_as_the_median_of_the_distribution():
-    distribution = np.array([[0.0, 0.6, 0.0, 0.4],    # median 1, expected 1.8
-                             [0.3, 0.0, 0.0, 0.7],    # median 3, expected 2.1
+def test_sums_are_read_as_the_most_likely_sum_of_the_distribution():
+    distribution = np.array([[0.0, 0.6, 0.0, 0.4],    # likeliest 1, expected 1.8
+                             [0.4, 0.0, 0.35, 0.25],  # likeliest 0, though the median is 2; expected 1.45
                              [0.0, 0.0, 1.0, 0.0]])   # sure: 2
-    median, expected = read_sums(distribution)
-    assert median.tolist() == [1, 3, 2]
-    np.testing.assert_allclose(expected, [1.8, 2.1, 2.0])
+    likeliest, expected = read_sums(distribution)
+    assert likeliest.tolist() == [1, 0, 2]
+    np.testing.assert_allclose(expected, [1.8, 1.45, 2.0])
 
 
 def test_regrouped_sums_keep_the_images_and_deal_new_sequences_each_epoch():

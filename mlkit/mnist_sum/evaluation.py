@@ -19,7 +19,7 @@ def question_text(slots: np.ndarray) -> str:
 
 @dataclass
 class SumPredictions:
-    """A sum model's answers: the median sum, the expected sum and each image's digit."""
+    """A sum model's answers: the most likely sum, the expected sum and each image's digit."""
 
     sums: np.ndarray
     expected: np.ndarray
@@ -28,14 +28,16 @@ class SumPredictions:
 
 
 def read_sums(distribution: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(median, expected value) of each row of a distribution over sums 0, 1, 2, ...
+    """(most likely sum, expected value) of each row of a distribution over sums 0, 1, 2, ...
 
-    The median is the answer: it minimises the expected absolute error, and where the model is
-    sure of every digit it is their sum. The expected value is what MSE training would give;
-    one doubtful image pulls it off the integers (a 4 that might be a 9 adds 4.5).
+    The most likely sum is the answer: where the model is sure of every digit it is their sum,
+    and it is what training's exact-sum accuracy scores (Keras' argmax). The median, which
+    would minimise the absolute error if the probabilities were calibrated, did worse on the
+    validation sequences of a default run: exact 0.957 and MAE 0.151 against 0.963 and 0.139.
+    The expected value is what MSE training would give; one doubtful image pulls it off the
+    integers (a 4 that might be a 9 adds 4.5).
     """
-    median = (np.cumsum(distribution, axis=1) >= 0.5).argmax(axis=1)
-    return median, distribution @ np.arange(distribution.shape[1])
+    return distribution.argmax(axis=1), distribution @ np.arange(distribution.shape[1])
 
 
 def predict_sums(model, sequences: SequenceSet) -> SumPredictions:
@@ -50,8 +52,8 @@ def predict_sums(model, sequences: SequenceSet) -> SumPredictions:
         return _regress_sums(model, sequences)
     started = time.perf_counter()
     digits = digit_probabilities(model, sequences.x)
-    median, expected = read_sums(sum_distribution(digits))
-    return SumPredictions(median, expected, digits.argmax(axis=-1), time.perf_counter() - started)
+    likeliest, expected = read_sums(sum_distribution(digits))
+    return SumPredictions(likeliest, expected, digits.argmax(axis=-1), time.perf_counter() - started)
 
 
 def distinct_images(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -106,8 +106,8 @@ def build_sum_model(config: EncoderConfig | None = None, members: int = 1):
     expected digit counts; rho = a fixed linear map with weights 0..9 gives the sum. Because
     pooling is a sum and rho is linear, a model trained on length 10 is exact on any length as
     soon as it reads single digits right (an LSTM over the sequence has no such guarantee).
-    The model's output is the expected sum; mlkit answers the median of the sum's distribution
-    (`sum_distribution_model`), which is what minimises the absolute error.
+    The model's output is the expected sum; mlkit answers the most likely sum under the sum's
+    distribution (`sum_distribution_model`; see mnist_sum.evaluation.read_sums for why).
 
     `members` > 1 makes phi an ensemble: that many CNNs, each with its own softmax (trained on
     its own loss, see `sum_distribution_model`), whose digit probabilities are averaged.
