@@ -335,11 +335,12 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None):
 
 def mlkit_objects() -> dict:
     """The classes mlkit registers with Keras that any command's model file may hold: the
-    learning-rate schedule a saved optimizer follows, the mirror layers of a CIFAR network."""
+    learning-rate schedule a saved optimizer follows, the mirror layers of a CIFAR network, the
+    Keras 2 gates of a seed-recipe LSTM."""
     from . import schedules
-    from .models import mirror_views
+    from .models import keras2_gates, mirror_views
 
-    return schedules.custom_objects() | mirror_views.custom_objects()
+    return schedules.custom_objects() | mirror_views.custom_objects() | keras2_gates.custom_objects()
 
 
 class TrainTimer:

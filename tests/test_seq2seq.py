@@ -292,8 +292,8 @@ def test_scoring_and_predict_decode_the_same_answers(tmp_path):
 def test_seed_recipe_is_seed_001s_setup_scored_at_the_last_epoch():
     config = seq2seq_config("seed", op="sub", train_size=300, units=8, epochs=2, jit_compile=False, samples=0,
                             quiet=True)
-    assert (config.arch, config.cell, config.one_hot, config.reverse, config.answer_order, config.keep) == \
-        ("rnn", "lstm", True, True, "msb", "last")
+    assert (config.arch, config.cell, config.gates, config.one_hot, config.reverse, config.answer_order,
+            config.keep) == ("rnn", "lstm", "keras2", True, True, "msb", "last")
     assert (config.batch_size, config.learning_rate, config.lr_decay, config.digits) == (128, 1e-3, 1.0, 3)
     assert seq2seq_config("seed", op="sub").epochs == 39
     result = run(config)
@@ -303,9 +303,30 @@ def test_seed_recipe_is_seed_001s_setup_scored_at_the_last_epoch():
     assert (record.data["train"], record.data["validation"]) == (270, 30)  # the last 10% drawn, as the seed did
     assert (record.config["monitor"], record.config["selection_split"], record.config["one_hot"]) == \
         (None, None, True)
-    assert "d_model" not in record.config and record.config["cell"] == "lstm"
+    assert "d_model" not in record.config and (record.config["cell"], record.config["gates"]) == ("lstm", "keras2")
     with pytest.raises(ConfigError, match="--arch, --target: not used by --recipe seed"):
         seq2seq_config("seed", arch="transformer", target_exact_match=0.9)
+
+
+def test_keras2_gates_are_its_hard_sigmoid_in_every_lstm_and_survive_a_save(tmp_path):
+    from mlkit.models.seq2seq import build_core
+    from mlkit.training import load_model, save_model
+
+    spec = seq2seq_config("seed", op="sub").spec
+    settings = {"cell": "lstm", "units": 4, "layers": 1, "embedding_dim": None}
+    model = build_core(spec, settings | {"gates": "keras2"})
+    gates = [layer.cell.recurrent_activation for layer in model.layers if hasattr(layer, "cell")]
+    assert len(gates) == 2  # encoder and decoder
+    x = np.array([-3.0, -2.5, 0.0, 1.0, 2.5, 3.0], dtype="float32")
+    for gate in gates:  # clip(0.2 x + 0.5, 0, 1), where Keras 3's hard_sigmoid is x / 6 + 0.5
+        np.testing.assert_allclose(np.asarray(gate(x)), [0.0, 0.0, 0.5, 0.7, 1.0, 1.0], atol=1e-6)
+    saved = load_model(save_model(model, tmp_path / "seed.keras"))
+    questions = np.arange(2 * spec.input_length).reshape(2, -1) % len(spec.task.tokens)
+    np.testing.assert_array_equal(saved.predict(questions, verbose=0), model.predict(questions, verbose=0))
+    sigmoid = build_core(spec, settings | {"gates": "sigmoid"}).get_layer("encoder_1").cell.recurrent_activation
+    assert float(sigmoid(np.float32(1.0))) == pytest.approx(1 / (1 + np.exp(-1.0)), abs=1e-6)
+    with pytest.raises(ModelError, match="unknown gates"):
+        build_core(spec, settings | {"gates": "hard"})
 
 
 @pytest.mark.slow

@@ -44,15 +44,17 @@ OPTION_NAMES = {"units": "--units", "target_exact_match": "--target"}  # field -
 STEPS_PER_EXECUTION = 32
 
 # Settings that only one architecture reads: the record leaves out the other's.
-RNN_ONLY = ("cell", "units", "reverse", "one_hot", "lr_decay")
+RNN_ONLY = ("cell", "gates", "units", "reverse", "one_hot", "lr_decay")
 TRANSFORMER_ONLY = ("d_model", "heads", "warmup_fraction")
 # The RNN's own defaults, where they differ from the transformer's (the dataclass defaults).
 RNN_DEFAULTS = {"answer_order": "msb", "layers": 1, "batch_size": 128, "learning_rate": 0.004, "epochs": 30}
 # Seed 001, problem 3 (the Keras addition example turned to subtraction): 50,000 questions,
 # 10% held out, the question reversed and one-hot, LSTM 128, RepeatVector decoder, batch 128,
-# Adam at Keras' default rate, 39 epochs (`for iteration in range(1, 40)`), the last epoch scored.
+# Adam at Keras' default rate, 39 epochs (`for iteration in range(1, 40)`), the last epoch scored;
+# the LSTM's gates are TensorFlow 1.x Keras' hard sigmoid (models/keras2_gates.py).
 SEED_RECIPE = {"arch": "rnn", "answer_order": "msb", "digits": 3, "train_size": 50000, "val_fraction": 0.1,
-               "reverse": True, "one_hot": True, "cell": "lstm", "units": 128, "layers": 1, "batch_size": 128,
+               "reverse": True, "one_hot": True, "cell": "lstm", "gates": "keras2", "units": 128, "layers": 1,
+               "batch_size": 128,
                "learning_rate": 1e-3, "lr_decay": 1.0, "epochs": 39, "keep": "last"}
 # Options that only shape mlkit's own setups; --recipe seed refuses them.
 DEFAULT_ONLY_OPTIONS = ("arch", "answer_order", "lr_decay", "d_model", "heads", "target_exact_match", "train_digits")
@@ -73,6 +75,7 @@ class Seq2SeqConfig:
     reverse: bool = True
     one_hot: bool = False
     cell: str = "gru"
+    gates: str = "sigmoid"  # "keras2" only with --recipe seed (SEED_RECIPE)
     units: int = 128
     d_model: int = 64
     heads: int = 4
@@ -344,7 +347,7 @@ def compile_model(config: Seq2SeqConfig, train_questions: int):
             0.0, max(1, steps - warmup), alpha=0.01, warmup_target=config.learning_rate, warmup_steps=warmup)
         optimizer = keras.optimizers.AdamW(schedule, weight_decay=0.01)
     else:
-        settings = {"cell": config.cell, "units": config.units, "layers": config.layers,
+        settings = {"cell": config.cell, "gates": config.gates, "units": config.units, "layers": config.layers,
                     "embedding_dim": None if config.one_hot else 32}
         # A large step early, then smaller ones: constant rates leave exact match swinging by +-5%.
         schedule = keras.optimizers.schedules.ExponentialDecay(

@@ -4,7 +4,8 @@ and, in models/transformer.py, a small decoder-only transformer.
 Two models share their layers: the core (`build_seq2seq` or `build_transformer`) maps token ids
 to per-position probabilities and is what trains (XLA-compilable); `build_string_model` puts a
 TextVectorization layer in front. The saved file then carries all predict needs, in built-in
-layers only (it loads in safe mode): the vocabulary (hence the operator), the input and output
+layers only (it loads in safe mode; a seed-recipe LSTM also names Keras 2's gate activation,
+registered by mlkit): the vocabulary (hence the operator), the input and output
 lengths (hence the digits), the architecture (transformer blocks or an RNN encoder), whether questions
 are read reversed (the encoder's `go_backwards`) and the answer order (the output layer's name).
 `answer_ids` is the one decoding that scoring and predict both use.
@@ -16,9 +17,13 @@ import numpy as np
 
 from ..arithmetic import MAX_DIGITS, Task
 from ..errors import ConfigError, ModelError
+from .keras2_gates import keras2_hard_sigmoid
 from .transformer import BLOCK_PREFIX, build_transformer, greedy_answers, sequence_length
 
 CELLS = ("lstm", "gru", "simple")
+# How the LSTM and GRU gates open: Keras 3's logistic sigmoid, or Keras 2's hard sigmoid, which
+# seed 001 trained with (models/keras2_gates.py).
+GATES = ("sigmoid", "keras2")
 ARCHS = ("transformer", "rnn")
 ANSWER_ORDERS = ("lsb", "msb")
 TOKENIZER_NAME = "question_tokens"
@@ -69,7 +74,8 @@ def _cell(name: str):
 
 
 def build_seq2seq(task: Task, cell: str = "gru", units: int = 128, layers: int = 1,
-                  reverse: bool = True, embedding_dim: int | None = 32, answer_order: str = "msb"):
+                  reverse: bool = True, embedding_dim: int | None = 32, answer_order: str = "msb",
+                  gates: str = "sigmoid"):
     """Token ids (batch, question_length) -> probabilities (batch, answer_length, tokens).
 
     Args:
@@ -82,12 +88,19 @@ def build_seq2seq(task: Task, cell: str = "gru", units: int = 128, layers: int =
         embedding_dim: size of the learned character vectors; None: one-hot characters (a
             frozen identity embedding), as the Keras example and seed 001 fed them.
         answer_order: "msb" or "lsb" (least-significant digit first); names the output layer.
+        gates: the LSTM or GRU gate activation, one of GATES (a simple RNN has no gates).
     """
+    import functools
+
     import keras
 
     if cell not in CELLS:
         raise ModelError(f"unknown cell {cell!r}; use one of {', '.join(CELLS)}.")
+    if gates not in GATES:
+        raise ModelError(f"unknown gates {gates!r}; use one of {', '.join(GATES)}.")
     recurrent = _cell(cell)
+    if gates == "keras2" and cell != "simple":
+        recurrent = functools.partial(recurrent, recurrent_activation=keras2_hard_sigmoid())
     inputs = keras.Input((task.question_length,), dtype="int32", name="question_ids")
     tokens = len(task.tokens)
     if embedding_dim is None:
