@@ -93,8 +93,9 @@ class SequenceOptions:
 SUM_ENCODER = EncoderConfig(shift=0.1, convs_per_block=2)
 # Single CNNs of every setting above misread 39-48 of the 10,000 MNIST test images from run to
 # run; averaging two CNNs' digit probabilities (trained together, each on its own loss) misread
-# 33 and 40 in two runs. Two members cost two CNNs' time, which bfloat16 (see mlkit.precision)
-# pays for where it is native.
+# 33, 40 and 48 in three runs. Two members cost two CNNs' time, which bfloat16 (see mlkit.precision)
+# pays for where it is native. Four misread 36 (exact sum 0.965 at length 10) in 2.5 times the
+# time (36 minutes), too little gain to be the default.
 SUM_MEMBERS = 2
 # The calculator reads digits with the sum model's CNN (models/mnist_calc.py).
 CALC_ENCODER = SUM_ENCODER
