@@ -337,10 +337,11 @@ def mlkit_objects() -> dict:
     """The classes mlkit registers with Keras that any command's model file may hold: the
     learning-rate schedule a saved optimizer follows, the mirror layers of a CIFAR network, the
     Keras 2 gates of a seed-recipe LSTM."""
-    from . import schedules
+    from . import bias_scaled_sgd, schedules
     from .models import keras2_gates, mirror_views
 
-    return schedules.custom_objects() | mirror_views.custom_objects() | keras2_gates.custom_objects()
+    return (schedules.custom_objects() | bias_scaled_sgd.custom_objects() | mirror_views.custom_objects()
+            | keras2_gates.custom_objects())
 
 
 class TrainTimer:

@@ -165,3 +165,28 @@ def test_a_model_trained_on_the_linear_schedule_saves_and_loads_in_safe_mode(tmp
     loaded = load_model(save_model(model, tmp_path / "linear.keras"))
     assert loaded.optimizer._learning_rate.get_config() == model.optimizer._learning_rate.get_config()
     assert float(loaded.optimizer._learning_rate(61.5)) == pytest.approx(float(model.optimizer._learning_rate(61.5)))
+
+
+def test_batch_norm_shifts_step_bias_scale_times_further_and_the_rest_as_plain_sgd():
+    import keras
+
+    from mlkit.bias_scaled_sgd import bias_scaled_sgd
+
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Dense(1)(keras.layers.BatchNormalization()(keras.layers.Dense(3)(inputs)))
+    start = keras.Model(inputs, outputs)
+    x, y = np.random.default_rng(0).normal(size=(8, 4)), np.ones((8, 1))
+    moves = {}
+    for scale in (1.0, 64.0):
+        model = keras.models.clone_model(start)
+        model.set_weights(start.get_weights())
+        model.compile(bias_scaled_sgd()(bias_scale=scale, learning_rate=0.01, momentum=0.85, nesterov=True,
+                                        weight_decay=0.01), loss="mse")
+        before = [variable.numpy().copy() for variable in model.trainable_variables]
+        model.train_on_batch(x, y)
+        moves[scale] = {variable.path: variable.numpy() - old for variable, old in zip(model.trainable_variables, before)}
+    for path, move in moves[1.0].items():
+        expected = 64 * move if path.endswith("/beta") else move
+        np.testing.assert_allclose(moves[64.0][path], expected, rtol=1e-5, atol=1e-7)
+    assert any(path.endswith("/beta") and np.abs(move).max() > 0 for path, move in moves[1.0].items())
+    assert RECIPES["airbench"].bias_scale == 64 and build_optimizer(RECIPES["airbench"], 10, 10).bias_scale == 64

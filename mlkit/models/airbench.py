@@ -24,6 +24,10 @@ import numpy as np
 WIDTHS = (64, 256, 256)
 LOGIT_SCALE = 1 / 9
 BATCH_NORM_MOMENTUM = 0.6  # Keras' convention: the share of the old moving statistics kept each step
+# The reference's epsilon. Weight decay shrinks the convolutions' weights all run long (batch
+# norm makes their scale irrelevant to the function), so their outputs' variance can fall near
+# Keras' default 1e-3, where that epsilon stops normalising them.
+BATCH_NORM_EPSILON = 1e-12
 WHITENING_PATCH = 2
 WHITENING_EPSILON = 5e-4
 WHITENING_IMAGES = 5000  # the reference estimates the patch covariance on this many training images
@@ -88,8 +92,8 @@ def _block(x, width: int, name: str, dtype_policy: str):
                           dtype=dtype_policy, name=f"{name}_conv{index}")(x)
         if index == 1:
             x = layers.MaxPooling2D(2, dtype=dtype_policy, name=f"{name}_pool")(x)
-        x = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, scale=False, dtype=dtype_policy,
-                                      name=f"{name}_bn{index}")(x)
+        x = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, epsilon=BATCH_NORM_EPSILON, scale=False,
+                                      dtype=dtype_policy, name=f"{name}_bn{index}")(x)
         x = layers.Activation("gelu", dtype=dtype_policy, name=f"{name}_gelu{index}")(x)
     return x
 
