@@ -71,8 +71,9 @@ RECIPES = {
     # 12 epochs, not the reference's 9.9: this version lacks its whitening bias, and 12 epochs of
     # ~2 minutes fit a 30-minute budget on the 2-core CPU.
     "airbench": Recipe("airbench", "sgd", 1.5, 1024, 12, batch_norm=True, weight_decay=0.00887,
-                       warmup_epochs=2.3, warmup_start=0.2, final_rate=0.07, decay="linear", momentum=0.85, bias_scale=64.0,
-                       label_smoothing=0.2, augmentation=Augmentation(flip="alternate", crop=2), lookahead_every=5),
+                       warmup_epochs=2.3, warmup_start=0.2, final_rate=0.07, decay="linear", momentum=0.85,
+                       bias_scale=64.0, label_smoothing=0.2, augmentation=Augmentation(flip="alternate", crop=2),
+                       lookahead_every=5),
 }
 
 
@@ -99,8 +100,8 @@ def build_optimizer(recipe: Recipe, steps_per_epoch: int, epochs: int):
     if recipe.optimizer == "sgd":
         from .bias_scaled_sgd import bias_scaled_sgd
 
-        return bias_scaled_sgd()(bias_scale=recipe.bias_scale, learning_rate=schedule, momentum=recipe.momentum, nesterov=recipe.momentum > 0,
-                                    weight_decay=recipe.weight_decay or None)
+        return bias_scaled_sgd()(learning_rate=schedule, momentum=recipe.momentum, nesterov=recipe.momentum > 0,
+                                 weight_decay=recipe.weight_decay or None, bias_scale=recipe.bias_scale)
     return keras.optimizers.AdamW(learning_rate=schedule, weight_decay=recipe.weight_decay)
 
 

@@ -335,8 +335,8 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None):
 
 def mlkit_objects() -> dict:
     """The classes mlkit registers with Keras that any command's model file may hold: the
-    learning-rate schedule a saved optimizer follows, the mirror layers of a CIFAR network, the
-    Keras 2 gates of a seed-recipe LSTM."""
+    learning-rate schedule and the bias-scaled SGD of a saved optimizer, the mirror layers of a
+    CIFAR network, the Keras 2 gates of a seed-recipe LSTM."""
     from . import bias_scaled_sgd, schedules
     from .models import keras2_gates, mirror_views
 

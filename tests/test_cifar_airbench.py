@@ -184,7 +184,8 @@ def test_batch_norm_shifts_step_bias_scale_times_further_and_the_rest_as_plain_s
                                         weight_decay=0.01), loss="mse")
         before = [variable.numpy().copy() for variable in model.trainable_variables]
         model.train_on_batch(x, y)
-        moves[scale] = {variable.path: variable.numpy() - old for variable, old in zip(model.trainable_variables, before)}
+        moves[scale] = {variable.path: variable.numpy() - old
+                        for variable, old in zip(model.trainable_variables, before)}
     for path, move in moves[1.0].items():
         expected = 64 * move if path.endswith("/beta") else move
         np.testing.assert_allclose(moves[64.0][path], expected, rtol=1e-5, atol=1e-7)

@@ -54,8 +54,7 @@ RNN_DEFAULTS = {"answer_order": "msb", "layers": 1, "batch_size": 128, "learning
 # the LSTM's gates are TensorFlow 1.x Keras' hard sigmoid (models/keras2_gates.py).
 SEED_RECIPE = {"arch": "rnn", "answer_order": "msb", "digits": 3, "train_size": 50000, "val_fraction": 0.1,
                "reverse": True, "one_hot": True, "cell": "lstm", "gates": "keras2", "units": 128, "layers": 1,
-               "batch_size": 128,
-               "learning_rate": 1e-3, "lr_decay": 1.0, "epochs": 39, "keep": "last"}
+               "batch_size": 128, "learning_rate": 1e-3, "lr_decay": 1.0, "epochs": 39, "keep": "last"}
 # Options that only shape mlkit's own setups; --recipe seed refuses them.
 DEFAULT_ONLY_OPTIONS = ("arch", "answer_order", "lr_decay", "d_model", "heads", "target_exact_match", "train_digits")
 

@@ -11,6 +11,7 @@ are read reversed (the encoder's `go_backwards`) and the answer order (the outpu
 `answer_ids` is the one decoding that scoring and predict both use.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,8 +91,6 @@ def build_seq2seq(task: Task, cell: str = "gru", units: int = 128, layers: int =
         answer_order: "msb" or "lsb" (least-significant digit first); names the output layer.
         gates: the LSTM or GRU gate activation, one of GATES (a simple RNN has no gates).
     """
-    import functools
-
     import keras
 
     if cell not in CELLS:
