@@ -336,12 +336,12 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None):
 def mlkit_objects() -> dict:
     """The classes mlkit registers with Keras that any command's model file may hold: the
     learning-rate schedule and the bias-scaled SGD of a saved optimizer, the mirror layers of a
-    CIFAR network, the Keras 2 gates of a seed-recipe LSTM."""
+    CIFAR network, airbench's compiled GELU, the Keras 2 gates of a seed-recipe LSTM."""
     from . import bias_scaled_sgd, schedules
-    from .models import keras2_gates, mirror_views
+    from .models import compiled_gelu, keras2_gates, mirror_views
 
     return (schedules.custom_objects() | bias_scaled_sgd.custom_objects() | mirror_views.custom_objects()
-            | keras2_gates.custom_objects())
+            | compiled_gelu.custom_objects() | keras2_gates.custom_objects())
 
 
 class TrainTimer:

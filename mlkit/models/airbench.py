@@ -12,14 +12,17 @@ input channels (Dirac initialisation). Batch norms learn only a shift, as in the
 Two models share these layers: `train` (softmax of the logits) is what `fit` trains, and
 `inference` averages the logits of six views of each image before the softmax (the image and its
 mirror, and both moved a pixel each way: airbench94's test-time augmentation); the inference
-model is the one scored and saved. Every layer is a
-standard Keras layer, so a saved model loads in safe mode with no mlkit code (`mlkit evaluate`).
+model is the one scored and saved. Every layer is a standard Keras layer; the GELUs are one
+compiled kernel each (models/compiled_gelu.py, registered with Keras), so a saved model loads in
+safe mode through `mlkit.training.load_model` (`mlkit evaluate`).
 """
 
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .compiled_gelu import compiled_gelu
 
 WIDTHS = (64, 256, 256)
 LOGIT_SCALE = 1 / 9
@@ -68,7 +71,7 @@ def build_airbench(x_train: np.ndarray, num_classes: int, dtype_policy: str = "f
     x = layers.Normalization(mean=pixels.mean(axis=0), variance=pixels.var(axis=0), name="normalize")(x)
     whitening = layers.Conv2D(2 * WHITENING_PATCH ** 2 * x_train.shape[-1], WHITENING_PATCH, use_bias=False,
                               trainable=False, dtype=dtype_policy, name="whiten")
-    x = layers.Activation("gelu", dtype=dtype_policy, name="whiten_gelu")(whitening(x))
+    x = layers.Activation(compiled_gelu(), dtype=dtype_policy, name="whiten_gelu")(whitening(x))
     for block, width in enumerate(WIDTHS, start=1):
         x = _block(x, width, f"block{block}", dtype_policy)
     x = layers.MaxPooling2D(3, dtype=dtype_policy, name="pool")(x)
@@ -94,7 +97,7 @@ def _block(x, width: int, name: str, dtype_policy: str):
             x = layers.MaxPooling2D(2, dtype=dtype_policy, name=f"{name}_pool")(x)
         x = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, epsilon=BATCH_NORM_EPSILON, scale=False,
                                       dtype=dtype_policy, name=f"{name}_bn{index}")(x)
-        x = layers.Activation("gelu", dtype=dtype_policy, name=f"{name}_gelu{index}")(x)
+        x = layers.Activation(compiled_gelu(), dtype=dtype_policy, name=f"{name}_gelu{index}")(x)
     return x
 
 
