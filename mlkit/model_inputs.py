@@ -36,7 +36,7 @@ class PixelScale:
 def choose_scale(model, given: int | None = None) -> PixelScale:
     """`given` when set, else 255 if the model scales its own pixels, else 1 (docs/grading.md).
 
-    The model scales its own pixels when, before its first layer with weights, it has a
+    The model scales its own pixels when, before its first layer with trainable weights, it has a
     Rescaling layer that shrinks values (scale below 1, as Rescaling(1/255)) or a Normalization
     layer whose mean or standard deviation is above 1 (set for 0-255 pixels, as mlkit's
     pixel_scaling layer, or adapted to them). Pixels divided by 255 never have either above 1.
@@ -55,9 +55,12 @@ def choose_scale(model, given: int | None = None) -> PixelScale:
 
 
 def leading_layers(model):
-    """The layers from the input up to the first one with weights (nested models opened)."""
+    """The layers from the input up to the first one with trainable weights (nested models
+    opened). Frozen layers are fixed transforms looked through, such as the mirror and shift
+    matrices in front of airbench's network (models/airbench.py), and Normalization's weights
+    are its statistics."""
     for layer in _flat_layers(model):
-        if layer.weights and type(layer).__name__ != "Normalization":
+        if layer.trainable_weights:
             return
         yield layer
 

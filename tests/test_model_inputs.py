@@ -31,6 +31,17 @@ def test_models_that_scale_their_own_pixels_take_them_as_stored():
         assert choose_scale(model_with(*front)).scale == 255, front
 
 
+def test_frozen_layers_in_front_are_looked_through_as_airbench_s_test_time_views():
+    from mlkit.models.airbench import build_airbench
+
+    images = np.random.default_rng(0).integers(0, 256, (40, 32, 32, 3)).astype("uint8")
+    views = build_airbench(images, 10, "float32").inference
+    names = [layer.name for layer in views.layers]
+    assert names.index("down_rows") < names.index("airbench_net")  # a frozen Dense before the network
+    scale = choose_scale(views)
+    assert scale.scale == 255 and "Rescaling" in scale.reason
+
+
 def test_models_without_a_scaling_layer_up_front_take_pixels_divided_by_255():
     import keras
 
