@@ -313,7 +313,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict | None:
     return state if isinstance(state, dict) else None
 
 
-def load_model(path: str | os.PathLike, custom_objects: dict | None = None):
+def load_model(path: str | os.PathLike):
     """Load a model saved by `save_model`, in Keras safe mode (no arbitrary code from files)."""
     import keras
 
@@ -325,7 +325,7 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None):
     if path.suffix not in MODEL_SUFFIXES:
         raise ModelError(f"model file {path} must end in .keras or .h5.")
     try:
-        return keras.saving.load_model(path, custom_objects=mlkit_objects() | (custom_objects or {}), safe_mode=True)
+        return keras.saving.load_model(path, custom_objects=mlkit_objects(), safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file
         reason = first_line(error)
         if isinstance(error, FileNotFoundError) or "not found" in reason.lower():
@@ -336,12 +336,13 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None):
 def mlkit_objects() -> dict:
     """The classes mlkit registers with Keras that any command's model file may hold: the
     learning-rate schedule and the bias-scaled SGD of a saved optimizer, the mirror layers of a
-    CIFAR network, airbench's compiled GELU, the Keras 2 gates of a seed-recipe LSTM."""
+    CIFAR network, airbench's compiled GELU, the Keras 2 gates of a seed-recipe LSTM, the
+    sequence layers of the mnist-sum models."""
     from . import bias_scaled_sgd, schedules
-    from .models import compiled_gelu, keras2_gates, mirror_views
+    from .models import compiled_gelu, keras2_gates, mirror_views, mnist_sum
 
     return (schedules.custom_objects() | bias_scaled_sgd.custom_objects() | mirror_views.custom_objects()
-            | compiled_gelu.custom_objects() | keras2_gates.custom_objects())
+            | compiled_gelu.custom_objects() | keras2_gates.custom_objects() | mnist_sum.custom_objects())
 
 
 class TrainTimer:

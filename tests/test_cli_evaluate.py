@@ -117,6 +117,23 @@ def test_models_that_do_not_fit_the_data_are_one_error_line(mlkit, data_dir, tmp
     one_error_line(mlkit("evaluate", five, "--data", "mnist", "--data-dir", data_dir), 1, "predicts 5 classes", "10")
 
 
+def test_mlkit_s_sequence_models_are_pointed_to_the_command_that_scores_them(mlkit, data_dir, tmp_path):
+    from mlkit.arithmetic import Task
+    from mlkit.models.mnist_calc import build_calc_model, build_digit_reader
+    from mlkit.models.mnist_sum import EncoderConfig, build_sum_model
+    from mlkit.models.seq2seq import Seq2SeqSpec, build_core, build_string_model
+
+    args = ("--data", "mnist", "--data-dir", data_dir)
+    tiny = EncoderConfig(filters=(2, 2), units=4)
+    for name, model in (("sum", build_sum_model(tiny)), ("calc", build_calc_model(1, "add", build_digit_reader(tiny)))):
+        path = saved(model, tmp_path / f"{name}.keras")
+        one_error_line(mlkit("evaluate", path, *args), 1, f"mlkit mnist-sum {name}` model",
+                       f"mlkit mnist-sum predict --model {path}")
+    spec = Seq2SeqSpec(Task("add", 2), "rnn", "msb")
+    path = saved(build_string_model(build_core(spec, {"units": 4}), spec), tmp_path / "add.keras")
+    one_error_line(mlkit("evaluate", path, *args), 1, "mlkit seq2seq` model", f"mlkit seq2seq predict --model {path}")
+
+
 def test_missing_damaged_and_unsafe_model_files_exit_1(mlkit, data_dir, tmp_path):
     import keras
 

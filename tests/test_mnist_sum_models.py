@@ -10,7 +10,7 @@ from mlkit.mnist_sum.columns import answer_columns, column_answers
 from mlkit.mnist_sum.evaluation import digit_probabilities, distinct_images, sum_distribution
 from mlkit.models.mnist_calc import (answer_log_likelihood, answer_marginals, build_calc_model, build_digit_reader,
                                     calc_model_for, column_trainer, column_values, reading_view)
-from mlkit.models.mnist_sum import (EncoderConfig, build_sum_model, custom_objects, ensemble_size,
+from mlkit.models.mnist_sum import (EncoderConfig, build_sum_model, ensemble_size,
                                    member_losses, sum_distribution_model)
 from mlkit.training import load_model, save_model
 
@@ -112,7 +112,7 @@ def calc_model():
 def test_saved_models_load_in_safe_mode_with_the_same_outputs(sum_model, calc_model, tmp_path):
     x = np.random.default_rng(2).integers(0, 256, (2, 7, 28, 28), dtype=np.uint8)
     for model in (sum_model, calc_model):
-        loaded = load_model(save_model(model, tmp_path / f"{model.name}.keras"), custom_objects())
+        loaded = load_model(save_model(model, tmp_path / f"{model.name}.keras"))
         assert loaded.name == model.name
         np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5)
 

@@ -10,7 +10,6 @@ import json
 import numpy as np
 import pytest
 
-from mlkit.models.mnist_sum import custom_objects
 from mlkit.training import load_model
 
 from .conftest import validate_envelope, write_mnist_idx
@@ -41,7 +40,7 @@ def run(mlkit, command: str, seed: int, path, digits_dir, *extra: str, exit_code
 
 
 def weights(path) -> list[np.ndarray]:
-    return load_model(path, custom_objects()).get_weights()
+    return load_model(path).get_weights()
 
 
 def scores(document: dict) -> dict:

@@ -93,6 +93,7 @@ def run(config: EvaluateConfig) -> EvaluateResult:
         # Scoring needs no optimizer; Keras warns when a saved optimizer was never trained.
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         model = load_model(config.model)
+    refuse_other_tasks(model, config.model)
     dataset = load_data(config.data, config.data_dir)
     images, labels = getattr(dataset, f"x_{config.split}"), getattr(dataset, f"y_{config.split}")
     if not len(images):
@@ -113,6 +114,19 @@ def run(config: EvaluateConfig) -> EvaluateResult:
                       images=len(images), image_shape=list(images.shape[1:]), dtype=str(images.dtype))
     return EvaluateResult(config, describe_model(model, config.model), scale, kind, data, evaluation,
                           cross_entropy(outputs, labels, kind), seconds, time.perf_counter() - started, plots)
+
+
+def refuse_other_tasks(model, path: Path) -> None:
+    """Point mlkit's models that are not image classifiers to the command that scores them."""
+    from ..mnist_sum.predict import MODEL_TASKS
+    from ..models.seq2seq import TOKENIZER_NAME
+
+    if model.name in MODEL_TASKS:
+        raise ModelError(f"{path} is an `mlkit mnist-sum {MODEL_TASKS[model.name]}` model, which reads sequences of "
+                         f"digit images; score it with `mlkit mnist-sum predict --model {path} --data SEQUENCES.h5`.")
+    if any(layer.name == TOKENIZER_NAME for layer in model.layers):
+        raise ModelError(f"{path} is an `mlkit seq2seq` model, which answers written questions; "
+                         f"use `mlkit seq2seq predict --model {path} QUESTION ...`.")
 
 
 def check_classes(model, dataset) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 from ..data.hdf5 import checksum
 from ..errors import ConfigError, DataError, ModelError
 from ..models.mnist_calc import CALC_MODEL_NAMES, calc_model_for, calc_op
-from ..models.mnist_sum import SUM_MODEL_NAME, custom_objects
+from ..models.mnist_sum import SUM_MODEL_NAME
 from ..models.mnist_sum_seed import SEED_CALC_MODEL_NAME, SEED_SUM_MODEL_NAME
 from ..record import Record, data_block, file_sha256
 from ..training import load_model
@@ -23,6 +23,9 @@ OPERATOR_TOKENS = {"+": PLUS, "-": MINUS}
 # The scores `predict` computes when the true answers are known (a sequence file); each is None
 # where the task has no such score or the answers are unknown (image files).
 PREDICT_METRICS = ("exact_match", "mae", "rmse", "digit_accuracy", "char_accuracy", "wall_seconds")
+# The task of every model `mlkit mnist-sum` saves, by the model's name.
+MODEL_TASKS = ({SUM_MODEL_NAME: "sum", SEED_SUM_MODEL_NAME: "sum", SEED_CALC_MODEL_NAME: "calc"}
+               | {name: "calc" for name in CALC_MODEL_NAMES.values()})
 
 
 @dataclass
@@ -68,15 +71,14 @@ def run_predict(config: PredictConfig) -> PredictResult:
         raise ConfigError(f"give at most {MAX_LENGTH} image files (a sequence's longest), got {len(config.images)}.")
     # The file is checked before the model is loaded: nothing stored is used unchecked.
     data = load_sequences(config.data) if config.data is not None else None
-    model = load_model(config.model, custom_objects())
+    model = load_model(config.model)
     if model.name == SEED_CALC_MODEL_NAME:
         raise ModelError(f"{config.model} was trained with `mnist-sum calc --recipe seed`, whose questions are "
                          "left-aligned with noise images for + and padding; predict writes mlkit's right-aligned "
                          "layout with blank images, so it cannot read this model.")
-    tasks = {SUM_MODEL_NAME: "sum", SEED_SUM_MODEL_NAME: "sum"} | {name: "calc" for name in CALC_MODEL_NAMES.values()}
-    if model.name not in tasks:
+    if model.name not in MODEL_TASKS:
         raise ModelError(f"{config.model} is a {model.name!r} model, not one saved by `mlkit mnist-sum`.")
-    task = tasks[model.name]
+    task = MODEL_TASKS[model.name]
     result = PredictResult(task, {"model": config.model, "data": config.data,
                                   "split": config.split if config.data else None, "images": list(config.images)})
     if data is not None:

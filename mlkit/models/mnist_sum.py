@@ -2,8 +2,8 @@
 it shares with the calculator (models/mnist_calc.py).
 
 Both apply one small CNN to every image of a sequence. Keras is imported inside functions so
-that importing this module stays cheap; `custom_objects()` registers the custom layers of both
-before a saved model is loaded (safe mode still refuses arbitrary code).
+that importing this module stays cheap; `custom_objects()` names the custom layers of both for
+`mlkit.training.load_model` (safe mode still refuses arbitrary code).
 """
 
 from dataclasses import dataclass
