@@ -95,9 +95,9 @@ SUM_ENCODER = EncoderConfig(shift=0.1, convs_per_block=2)
 # run; averaging two CNNs' digit probabilities (trained together, each on its own loss) misread
 # 33, 40 and 48 in three runs. Two members cost two CNNs' time, which bfloat16 (see mlkit.precision)
 # pays for where it is native. Four misread 36 (exact sum 0.965 at length 10) in 2.5 times the
-# time (36 minutes), too little gain to be the default. Sums are not what holds the CNN back:
-# trained on the true digit labels for the same 1.6 million images, it misread 17 of the 5,000
-# validation images (21 trained from sums); random rotations and zoom (19) or batch
+# time (36 minutes), too little gain to be the default. Learning from sums costs little: the
+# same CNN trained on the true digit labels, for the same 1.6 million images, misread 17 of the
+# 5,000 validation images against 21 from sums; random rotations and zoom (19) or batch
 # normalisation (30) did not help, and three such label-trained CNNs averaged misread 12.
 SUM_MEMBERS = 2
 # The calculator reads digits with the sum model's CNN (models/mnist_calc.py).
