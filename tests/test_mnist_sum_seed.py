@@ -7,7 +7,6 @@ from mlkit.experiments.mnist_sum import CALC_METRICS, SUM_METRICS, CalcConfig, S
 from mlkit.mnist_sum.sampling import ImagePool
 from mlkit.mnist_sum.seed_data import grouped_sums, seed_question_codes, seed_questions
 from mlkit.mnist_sum.symbols import BLANK, CHARS, PLUS, decode_answers
-from mlkit.models.mnist_sum import custom_objects
 from mlkit.training import load_model
 
 TINY = ["--epochs", "1", "--quiet"]
@@ -51,7 +50,7 @@ def test_sum_seed_record_shows_the_seed_settings_and_predict_reads_its_model(mlk
     assert set(metrics) == set(SUM_METRICS) and metrics["mae"] >= 0 and metrics["digit_accuracy"] is None
     # The last epoch is the model reported: its validation figures are the test sequences'.
     assert metrics["mae"] == pytest.approx(document["training"]["history"]["epochs"]["val_mae"][-1], rel=1e-4)
-    assert load_model(model, custom_objects()).name == "mnist_sum_seed"
+    assert load_model(model).name == "mnist_sum_seed"
     images = [str(tmp_path / f"{index}.png") for index in range(10)]
     from PIL import Image
 
@@ -85,7 +84,7 @@ def test_calc_seed_record_shows_the_seed_settings_and_predict_refuses_its_model(
     assert set(metrics) == set(CALC_METRICS) and 0 <= metrics["char_accuracy"] <= 1
     assert metrics["val_accuracy"] == document["training"]["history"]["epochs"]["val_accuracy"][-1]
     assert len(document["examples"]) == 8 and "+" in document["examples"][0]["question"]
-    assert load_model(model, custom_objects()).name == "mnist_calc_seed"
+    assert load_model(model).name == "mnist_calc_seed"
     refused = mlkit("mnist-sum", "predict", "--model", model, "1.png", "+", "2.png")
     assert refused.exit_code == 1 and "--recipe seed" in refused.stderr and "left-aligned" in refused.stderr
 
