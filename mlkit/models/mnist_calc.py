@@ -150,6 +150,13 @@ def answer_loss(op: str):
     return loss, accuracy
 
 
+def custom_objects() -> dict:
+    """The layers a saved calculator holds, by their registered names, for `load_model`
+    (ColumnValues serves only the training view, `column_trainer`, which is never saved)."""
+    layers = calc_layers()
+    return {f"mlkit>{name}": layers[name] for name in ("SlotReadings", "CarryMarginals")}
+
+
 @functools.cache
 def calc_layers() -> dict:
     """The calculator's custom layers, registered for safe-mode loading (see custom_objects)."""

@@ -2,7 +2,7 @@
 it shares with the calculator (models/mnist_calc.py).
 
 Both apply one small CNN to every image of a sequence. Keras is imported inside functions so
-that importing this module stays cheap; `custom_objects()` names the custom layers of both for
+that importing this module stays cheap; `custom_objects()` names its custom layers for
 `mlkit.training.load_model` (safe mode still refuses arbitrary code).
 """
 
@@ -35,13 +35,10 @@ class EncoderConfig:
 
 
 def custom_objects() -> dict:
-    """The custom layers of these models, by their registered names, for `load_model`."""
-    from .mnist_calc import calc_layers
-
-    layers = _layers()
-    calc = calc_layers()
-    return {"mlkit>ImagewiseTimeDistributed": layers[0], "mlkit>SumPooling": layers[1],
-            "mlkit>SlotReadings": calc["SlotReadings"], "mlkit>CarryMarginals": calc["CarryMarginals"]}
+    """The custom layers of the sum model and the per-image CNN, by their registered names, for
+    `load_model` (the calculator's own are in models/mnist_calc.py)."""
+    time_distributed, sum_pooling = _layers()
+    return {"mlkit>ImagewiseTimeDistributed": time_distributed, "mlkit>SumPooling": sum_pooling}
 
 
 def _layers():
