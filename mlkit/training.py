@@ -336,14 +336,14 @@ def load_model(path: str | os.PathLike):
 def mlkit_objects() -> dict:
     """The classes mlkit registers with Keras that any command's model file may hold: the
     learning-rate schedule and the bias-scaled SGD of a saved optimizer, the mirror layers of a
-    CIFAR network, airbench's compiled GELU, the Keras 2 gates of a seed-recipe LSTM, the
-    layers of the mnist-sum sum model and calculator."""
+    CIFAR network, airbench's compiled GELU, the Keras 2 gates and batch normalisation of the
+    seed recipes, the layers of the mnist-sum sum model and calculator."""
     from . import bias_scaled_sgd, schedules
-    from .models import compiled_gelu, keras2_gates, mirror_views, mnist_calc, mnist_sum
+    from .models import compiled_gelu, keras2_batch_norm, keras2_gates, mirror_views, mnist_calc, mnist_sum
 
     return (schedules.custom_objects() | bias_scaled_sgd.custom_objects() | mirror_views.custom_objects()
-            | compiled_gelu.custom_objects() | keras2_gates.custom_objects() | mnist_sum.custom_objects()
-            | mnist_calc.custom_objects())
+            | compiled_gelu.custom_objects() | keras2_gates.custom_objects() | keras2_batch_norm.custom_objects()
+            | mnist_sum.custom_objects() | mnist_calc.custom_objects())
 
 
 class TrainTimer:

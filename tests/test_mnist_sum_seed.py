@@ -46,7 +46,7 @@ def test_sum_seed_record_shows_the_seed_settings_and_predict_reads_its_model(mlk
     assert config["grouping"].startswith("disjoint consecutive groups of 10")
     assert config["loss"] == "mean squared error" and config["reported_epoch"] == "last"
     assert config["optimizer"] == {"name": "adadelta", "learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-7}
-    assert "LSTM 128" in config["model"]["sequence"]
+    assert "LSTM 128" in config["model"]["sequence"] and config["model"]["gates"] == "keras2"
     assert set(metrics) == set(SUM_METRICS) and metrics["mae"] >= 0 and metrics["digit_accuracy"] is None
     # The last epoch is the model reported: its validation figures are the test sequences'.
     assert metrics["mae"] == pytest.approx(document["training"]["history"]["epochs"]["val_mae"][-1], rel=1e-4)
@@ -80,6 +80,7 @@ def test_calc_seed_record_shows_the_seed_settings_and_predict_refuses_its_model(
     assert config["recipe"] == "seed" and config["digits"] == 3 and config["length"] == 7
     assert config["batch_size"] == 512 and config["epochs"] == 1 and config["questions"] == 24
     assert config["optimizer"] == {"name": "adam", "learning_rate": 1e-3} and config["model"]["units"] == 256
+    assert config["model"]["gates"] == "keras2"
     assert "noise" in config["symbol_images"] and config["reported_epoch"] == "last"
     assert set(metrics) == set(CALC_METRICS) and 0 <= metrics["char_accuracy"] <= 1
     assert metrics["val_accuracy"] == document["training"]["history"]["epochs"]["val_accuracy"][-1]
@@ -99,3 +100,22 @@ def test_default_recipe_keeps_todays_settings_and_seed_takes_the_seeds():
     seed_calc = calc_config("seed", epochs=3)
     assert (seed_calc.epochs, seed_calc.batch_size, seed_calc.units) == (3, 512, 256)
     assert seed_calc.train_sequences + seed_calc.validation_sequences == 50000
+
+
+def test_every_seed_lstm_gates_with_keras2_hard_sigmoid():
+    from mlkit.models.mnist_sum_seed import build_seed_calc_model, build_seed_sum_model
+
+    x = np.array([-3.0, -2.5, 0.0, 1.0, 2.5, 3.0], dtype="float32")
+    for model in (build_seed_sum_model(10), build_seed_calc_model(7, 4, len(CHARS), units=4)):
+        gates = [layer.cell.recurrent_activation for layer in model.layers if hasattr(layer, "cell")]
+        assert len(gates) == (1 if model.name == "mnist_sum_seed" else 3)
+        for gate in gates:  # clip(0.2 x + 0.5, 0, 1), Keras 2's hard sigmoid
+            np.testing.assert_allclose(np.asarray(gate(x)), [0.0, 0.0, 0.5, 0.7, 1.0, 1.0], atol=1e-6)
+
+
+def test_seed_sum_model_normalises_with_keras2_statistics():
+    from mlkit.models.keras2_batch_norm import keras2_batch_normalization
+    from mlkit.models.mnist_sum_seed import build_seed_sum_model
+
+    kinds = [type(layer) for layer in build_seed_sum_model(10).layers if "normalization" in layer.name]
+    assert kinds == [keras2_batch_normalization()]

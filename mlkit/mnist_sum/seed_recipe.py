@@ -121,7 +121,7 @@ def seed_sum_settings(config, train_sequences: int, test_sequences: int) -> dict
                   "per_image": "conv32 same - conv32 - maxpool - dropout 0.25 - flatten",
                   "sequence": "LSTM 128 - batch norm - dropout 0.2 - flatten - dense 256 relu - dropout 0.5 - "
                               "dense 1 relu",
-                  "pixels": "scaled to 0-1"},
+                  "gates": "keras2", "pixels": "scaled to 0-1"},
         "loss": "mean squared error",
         "optimizer": {"name": "adadelta", "learning_rate": config.learning_rate, "rho": ADADELTA_RHO,
                       "epsilon": ADADELTA_EPSILON},
@@ -184,7 +184,8 @@ def seed_calc_settings(config) -> dict:
                                "dropout 0.5 - flatten - dense 128 relu",
                   "sequence": f"LSTM {config.units} - repeat {config.digits + 1} - {SEED_CALC_WRITERS} x LSTM "
                               f"{config.units} - dense softmax",
-                  "units": config.units, "characters": len(CHARS), "pixels": "raw 0-255, as the seed"},
+                  "units": config.units, "gates": "keras2", "characters": len(CHARS),
+                  "pixels": "raw 0-255, as the seed"},
         "loss": "categorical cross-entropy (integer labels)",
         "optimizer": {"name": "adam", "learning_rate": config.learning_rate},
         "epochs": config.epochs, "batch_size": config.batch_size, "reported_epoch": "last",
