@@ -26,7 +26,8 @@ def use_fused_batch_norm(model) -> int:
 
     changed = 0
     for layer in _layers(model):
-        if isinstance(layer, keras.layers.BatchNormalization) and layer.axis in (-1, 3) and not layer.synchronized:
+        # Exactly Keras' layer: a subclass (models/keras2_batch_norm.py) keeps statistics of its own.
+        if type(layer) is keras.layers.BatchNormalization and layer.axis in (-1, 3) and not layer.synchronized:
             layer.call = types.MethodType(_fused_call(type(layer).call), layer)
             changed += 1
     return changed

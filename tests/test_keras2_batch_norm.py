@@ -29,3 +29,13 @@ def test_moving_statistics_are_debiased_averages_of_the_batches_and_survive_a_sa
     np.testing.assert_allclose(inference, expected, rtol=1e-4, atol=1e-5)
     loaded = load_model(save_model(model, tmp_path / "bn.keras"))
     np.testing.assert_allclose(loaded.predict(batches[1], verbose=0), model.predict(batches[1], verbose=0), rtol=1e-6)
+
+
+def test_the_fused_kernel_leaves_keras2_layers_their_own_statistics():
+    import keras
+
+    from mlkit.fused_batch_norm import use_fused_batch_norm
+
+    inputs = keras.Input((4, 4, 2))
+    model = keras.Model(inputs, keras2_batch_normalization()()(keras.layers.BatchNormalization()(inputs)))
+    assert use_fused_batch_norm(model) == 1  # Keras' own layer only
