@@ -341,9 +341,9 @@ def mlkit_objects() -> dict:
     from . import bias_scaled_sgd, schedules
     from .models import compiled_gelu, keras2_batch_norm, keras2_gates, mirror_views, mnist_calc, mnist_sum
 
-    return (schedules.custom_objects() | bias_scaled_sgd.custom_objects() | mirror_views.custom_objects()
-            | compiled_gelu.custom_objects() | keras2_gates.custom_objects() | keras2_batch_norm.custom_objects()
-            | mnist_sum.custom_objects() | mnist_calc.custom_objects())
+    modules = (schedules, bias_scaled_sgd, mirror_views, compiled_gelu, keras2_gates, keras2_batch_norm, mnist_sum,
+               mnist_calc)
+    return {name: obj for module in modules for name, obj in module.custom_objects().items()}
 
 
 class TrainTimer:

@@ -102,20 +102,16 @@ def test_default_recipe_keeps_todays_settings_and_seed_takes_the_seeds():
     assert seed_calc.train_sequences + seed_calc.validation_sequences == 50000
 
 
-def test_every_seed_lstm_gates_with_keras2_hard_sigmoid():
+def test_seed_models_gate_and_normalise_as_keras2():
+    from mlkit.models.keras2_batch_norm import keras2_batch_normalization
     from mlkit.models.mnist_sum_seed import build_seed_calc_model, build_seed_sum_model
 
+    sum_model = build_seed_sum_model(10)
     x = np.array([-3.0, -2.5, 0.0, 1.0, 2.5, 3.0], dtype="float32")
-    for model in (build_seed_sum_model(10), build_seed_calc_model(7, 4, len(CHARS), units=4)):
+    for model in (sum_model, build_seed_calc_model(7, 4, len(CHARS), units=4)):
         gates = [layer.cell.recurrent_activation for layer in model.layers if hasattr(layer, "cell")]
         assert len(gates) == (1 if model.name == "mnist_sum_seed" else 3)
         for gate in gates:  # clip(0.2 x + 0.5, 0, 1), Keras 2's hard sigmoid
             np.testing.assert_allclose(np.asarray(gate(x)), [0.0, 0.0, 0.5, 0.7, 1.0, 1.0], atol=1e-6)
-
-
-def test_seed_sum_model_normalises_with_keras2_statistics():
-    from mlkit.models.keras2_batch_norm import keras2_batch_normalization
-    from mlkit.models.mnist_sum_seed import build_seed_sum_model
-
-    kinds = [type(layer) for layer in build_seed_sum_model(10).layers if "normalization" in layer.name]
+    kinds = [type(layer) for layer in sum_model.layers if "normalization" in layer.name]
     assert kinds == [keras2_batch_normalization()]
