@@ -2,6 +2,7 @@
 
 import json
 import pickle
+from contextlib import contextmanager
 import tarfile
 from pathlib import Path
 
@@ -16,6 +17,43 @@ from mlkit.data.sources import MNIST_FILES
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is absent")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def eager_functions():
+    """Run Keras' train, test and predict functions step by step instead of tracing them.
+
+    On tiny data tracing is most of a run (about 2 of every 3 seconds of the suite), so the suite
+    runs eagerly: the same layers, losses and callbacks, op by op. Tests marked `traced` run
+    through tf.function as a user's run does, and so do the real-data tests of `make test-slow`
+    (see `traced_when_marked`).
+    """
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(True)
+    yield
+    tf.config.run_functions_eagerly(False)
+
+
+@pytest.fixture(autouse=True)
+def traced_when_marked(request, eager_functions):
+    if any(request.node.get_closest_marker(mark) for mark in ("traced", "slow")):
+        with traced():
+            yield
+    else:
+        yield
+
+
+@contextmanager
+def traced():
+    """Trace Keras' functions inside the block, as a user's run does (for module fixtures)."""
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(False)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(True)
 
 
 @pytest.fixture(autouse=True)

@@ -29,6 +29,7 @@ def test_airbench_trains_saves_the_last_model_and_evaluate_scores_it_alike(mlkit
     assert scored["metrics"]["test_accuracy"] == metrics["test_accuracy"]
 
 
+@pytest.mark.traced
 def test_airbench_repeats_under_a_seed(mlkit, data_dir, tmp_path):
     def run(seed: int, name: str) -> dict:
         return mlkit.json("cifar", "--arch", "airbench", *TINY, "--precision", "float32", "--seed", seed,

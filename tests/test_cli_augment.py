@@ -1,5 +1,6 @@
 """`mlkit augment` end to end on the tiny fake CIFAR-10 of conftest (100 training, 20 test images)."""
 
+import pytest
 from PIL import Image
 
 from mlkit.data import load_data
@@ -36,6 +37,7 @@ def test_augment_compare_preview_and_error_analysis(mlkit, data_dir, tmp_path):
     assert Image.open(plots / "augment_preview.png").size[0] > 400
 
 
+@pytest.mark.traced
 def test_augment_repeats_with_the_same_seed_and_saves_the_model_it_scores(mlkit, data_dir, tmp_path):
     def run(seed: int, name: str) -> dict:
         return mlkit.json("augment", "--arch", "b", "--epochs", "2", "--patience", "0", "--batch-size", "32",

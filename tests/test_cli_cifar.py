@@ -77,6 +77,7 @@ def test_patience_belongs_to_the_seed_recipe(mlkit, data_dir):
     assert refused.exit_code == 2 and "--patience does not apply" in refused.stderr
 
 
+@pytest.mark.traced
 def test_the_same_seed_repeats_a_run_exactly_and_another_seed_does_not(mlkit, data_dir, tmp_path):
     def run(seed: int, name: str) -> dict:
         return mlkit.json("cifar", "--arch", "b", "--epochs", "2", "--seed", seed,

@@ -65,6 +65,7 @@ def test_patience_0_trains_every_epoch(mlkit, banded_file):
     assert result["config"]["early_stopping"] is False and result["config"]["patience"] == 0
 
 
+@pytest.mark.traced
 def test_same_seed_same_numbers_and_weights_another_seed_differs(mlkit, banded_file, tmp_path):
     documents = [mlkit.json(*quick_args(banded_file, "--batch-sizes", "32", "--seed", seed,
                                         "--save", tmp_path / f"{name}.keras", "--quiet"))

@@ -10,7 +10,7 @@ import pytest
 
 from cli.main import app
 from mlkit.experiments.seq2seq import METRICS
-from tests.conftest import ROOT, Invoker, validate_envelope
+from tests.conftest import ROOT, Invoker, traced, validate_envelope
 
 TINY = ("--op", "sub", "--digits", "2", "--train-size", "300", "--d-model", "16", "--heads", "2", "--layers", "1",
         "--epochs", "1", "--no-jit", "--seed", "3")
@@ -19,9 +19,11 @@ TIMINGS = ("seconds", "wall_seconds", "images_per_second")
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """One tiny training run through the CLI, shared by the tests below: (JSON, stderr, model)."""
+    """One tiny training run through the CLI, shared by the tests below: (JSON, stderr, model).
+    Traced, as the seed test below repeats it so."""
     folder = tmp_path_factory.mktemp("seq2seq")
-    result = Invoker()("seq2seq", *TINY, "--samples", "2", "--save", folder / "sub.keras", "--json")
+    with traced():
+        result = Invoker()("seq2seq", *TINY, "--samples", "2", "--save", folder / "sub.keras", "--json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     validate_envelope(document)
@@ -52,6 +54,7 @@ def saved_weights(path) -> list[np.ndarray]:
     return load_model(path).get_weights()
 
 
+@pytest.mark.traced
 def test_seed_repeats_the_run_and_another_seed_changes_it(mlkit, trained, tmp_path):
     first, _, first_model = trained
     again = mlkit.json("seq2seq", *TINY, "--quiet", "--save", tmp_path / "again.keras")
@@ -75,6 +78,7 @@ def test_seed_repeats_the_run_and_another_seed_changes_it(mlkit, trained, tmp_pa
     assert checks["exact_match"]["actual"] == other["metrics"]["exact_match"] < 1
 
 
+@pytest.mark.traced  # an RNN: its unrolled steps run faster traced than eagerly
 def test_target_stops_training_at_the_first_epoch_reaching_it(mlkit):
     # One-digit products (a fifth of them are 0): exact match rises above 0 within a few epochs.
     easy = ("--op", "mul", "--digits", "1", "--train-size", "55", "--val-fraction", "0.5", "--arch", "rnn",

@@ -31,11 +31,10 @@ def test_docs_cli_md_is_in_step_with_help():
 
 
 def test_tensorflow_start_up_lines_are_kept_off_stderr():
-    # They would stand before every `Error: ...` line that grading scripts read.
-    code = ("import cli, tensorflow as tf; tf.constant(1.0) + 1; "
-            "tf.get_logger().warning('5 out of the last 17 calls to f triggered tf.function retracing.')")
+    # They would stand before every `Error: ...` line that grading scripts read. Other warnings
+    # of TensorFlow's logger still come through.
+    code = ("import cli, tensorflow as tf; tf.constant(1.0) + 1; log = tf.get_logger(); "
+            "log.warning('5 out of the last 17 calls to f triggered tf.function retracing.'); log.warning('kept')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0 and result.stderr == ""
-    other = subprocess.run([sys.executable, "-c", "import cli, tensorflow as tf; tf.get_logger().warning('kept')"],
-                           capture_output=True, text=True, cwd=ROOT)
-    assert "kept" in other.stderr
+    assert result.returncode == 0
+    assert len(result.stderr.splitlines()) == 1 and "kept" in result.stderr, result.stderr

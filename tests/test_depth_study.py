@@ -133,6 +133,7 @@ def test_run_depth_grid_records_history_norms_and_the_best_run(data_dir, tmp_pat
     json.dumps(document)
 
 
+@pytest.mark.traced
 def test_run_is_repeatable_with_the_same_seed(data_dir):
     config = DepthStudyConfig(data_dir=data_dir, activations=("sigmoid",), depths=(10,), epochs=1,
                               variants=("residual",), gradient_samples=8, quiet=True)

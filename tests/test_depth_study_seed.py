@@ -91,6 +91,7 @@ def result_labels(data_dir) -> np.ndarray:
     return load_data("mnist", data_dir).y_test
 
 
+@pytest.mark.traced  # 17 epochs of small steps: faster traced than eagerly
 def test_default_recipe_keeps_the_linear_model_finite(data_dir):
     result = run(DepthStudyConfig(data_dir=data_dir, models=("linear",), batch_size=10, epochs=17,
                                   gradient_samples=8, quiet=True))

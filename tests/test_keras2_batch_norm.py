@@ -1,11 +1,13 @@
 """Keras 2's batch normalisation statistics (mlkit/models/keras2_batch_norm.py), used by seed 002's preset."""
 
 import numpy as np
+import pytest
 
 from mlkit.models.keras2_batch_norm import keras2_batch_normalization
 from mlkit.training import load_model, save_model
 
 
+@pytest.mark.traced
 def test_moving_statistics_are_debiased_averages_of_the_batches_and_survive_a_save(tmp_path):
     import keras
 

@@ -51,6 +51,7 @@ def scores(document: dict) -> dict:
         "history": document["training"]["history"]["epochs"]}
 
 
+@pytest.mark.traced
 @pytest.mark.parametrize("command", ["sum", "calc"])
 def test_the_same_seed_repeats_a_run_exactly_and_another_seed_does_not(mlkit, digits_dir, tmp_path, command):
     first = run(mlkit, command, 1, tmp_path / "a.keras", digits_dir, "--expect", "exact_match>=1.5", exit_code=3)

@@ -242,6 +242,7 @@ def test_scorer_stops_training_once_the_target_is_reached(target, reached):
     assert scorer.reached_target is reached and model.stop_training is reached
 
 
+@pytest.mark.traced
 @pytest.mark.parametrize("arch, settings", [("rnn", {"units": 16}),
                                             ("transformer", {"d_model": 16, "heads": 2, "layers": 1})])
 def test_run_two_epochs_then_predict(tmp_path, capsys, arch, settings):

@@ -62,6 +62,7 @@ def test_is_arrays_takes_what_keras_takes_as_arrays():
     assert not is_arrays([]) and not is_arrays([x, [1, 2]]) and not is_arrays(object())
 
 
+@pytest.mark.traced
 def test_fit_records_history_times_training_and_checkpoints_the_best_epoch(tmp_path, capsys):
     set_seed(1)
     model, (x, y) = tiny_model(), tiny_data()
