@@ -223,10 +223,9 @@ def make_split(config: Seq2SeqConfig) -> Split:
     The default recipe holds out unordered pairs (never a*b in training and b*a in validation)
     and trains on both orders of each training pair: for - too, where b-a is a-b with the sign
     flipped (subtraction reached 0.92-0.96 per-character accuracy after two passes instead of
-    ~0.55); the seed recipe holds out the
-    last 10% of the questions drawn, as seed 001 did. With --train-digits above --digits the
-    held-out pairs are drawn from the --digits questions and the training questions from the
-    longer ones, less every held-out pair.
+    ~0.55); the seed recipe holds out the last 10% of the questions drawn, as seed 001 did.
+    With --train-digits above --digits the held-out pairs are drawn from the --digits questions
+    and the training questions from the longer ones, less every held-out pair.
     """
     spec, task = config.spec, Task(config.op, config.digits)
     a, b = make_operands(task, config.train_size, config.seed)
