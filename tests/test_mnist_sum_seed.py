@@ -36,6 +36,7 @@ def test_seed_questions_are_left_aligned_with_noise_for_plus_and_padding():
     assert made.x[~noise].max() == 0
 
 
+@pytest.mark.traced  # the Keras 2 gates and batch normalisation, as a user's run traces them
 def test_sum_seed_record_shows_the_seed_settings_and_predict_reads_its_model(mlkit, data_dir, tmp_path):
     # data_dir's tiny MNIST has 30 training and 20 test images: 3 and 2 groups of 10.
     model = tmp_path / "sum.keras"

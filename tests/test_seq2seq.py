@@ -290,6 +290,7 @@ def test_scoring_and_predict_decode_the_same_answers(tmp_path):
     assert answered.metrics()["exact_match"] == result.metrics()["exact_match"]
 
 
+@pytest.mark.traced  # the Keras 2 gates, as a user's run traces them
 def test_seed_recipe_is_seed_001s_setup_scored_at_the_last_epoch():
     config = seq2seq_config("seed", op="sub", train_size=300, units=8, epochs=2, jit_compile=False, samples=0,
                             quiet=True)
