@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 # Two pytest workers (pytest-xdist): the suite is mostly Python-bound model building, so two
 # processes on two cores share the work. Keras' functions run eagerly on the tiny data, where
-# tracing them was two thirds of the time (tests/conftest.py): about 4 minutes instead of 6.
+# tracing them took most of each run (tests/conftest.py): about 4 minutes instead of 6.
 test: install
 	$(BIN)/python -m pytest -q -n 2
 

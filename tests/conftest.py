@@ -2,8 +2,8 @@
 
 import json
 import pickle
-from contextlib import contextmanager
 import tarfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +23,8 @@ needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shar
 def eager_functions():
     """Run Keras' train, test and predict functions step by step instead of tracing them.
 
-    On tiny data tracing is most of a run (about 2 of every 3 seconds of the suite), so the suite
-    runs eagerly: the same layers, losses and callbacks, op by op. Tests marked `traced` run
+    On tiny data tracing is most of a run (16 of the 30 s of the mnist-sum calc repeat test,
+    profiled), so the suite runs eagerly: the same layers, losses and callbacks, op by op. Tests marked `traced` run
     through tf.function as a user's run does, and so do the real-data tests of `make test-slow`
     (see `traced_when_marked`).
     """
