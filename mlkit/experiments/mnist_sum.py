@@ -133,8 +133,9 @@ class ReaderOptions:
         """The encoder with --precision resolved to a dtype policy."""
         return replace(self.encoder, dtype_policy=dtype_policy(self.precision))
 
-    def reader_settings(self, encoder: EncoderConfig) -> dict:
-        """The reader as trained, for the record: members, `encoder` and the precision it ran in."""
+    def reader_settings(self) -> dict:
+        """The reader as trained, for the record: members, the encoder and the precision it ran in."""
+        encoder = self.reader_encoder()
         return {"members": self.members, "encoder": asdict(encoder),
                 "precision": "bfloat16" if encoder.dtype_policy == "mixed_bfloat16" else "float32"}
 
@@ -330,8 +331,7 @@ def run_sum(config: SumConfig) -> RunResult:
             test_pool, config.test_sequences, length, np.random.default_rng([config.seed, length]))
         evaluations.append(evaluate_sum(model, sequences))
     files = write_files(model, data, outcome.history, config, "mnist_sum")
-    settings = ({"recipe": "default"} | _settings(config, data) | {"eval_lengths": lengths}
-                | config.reader_settings(encoder))
+    settings = {"recipe": "default"} | _settings(config, data) | {"eval_lengths": lengths} | config.reader_settings()
     return RunResult("sum", settings, block, outcome, evaluations, config.seed,
                      time.perf_counter() - started, files=files)
 
@@ -368,7 +368,7 @@ def run_calc(config: CalcConfig) -> RunResult:
     files = write_files(model, data, outcome.history, config, "mnist_calc")
     settings = {"recipe": "default"} | _settings(config, data) | {
         "test_sequences": len(data.test), "op": op, "digits": digits,
-        "benchmark_digits": list(config.benchmark_digits)} | config.reader_settings(encoder)
+        "benchmark_digits": list(config.benchmark_digits)} | config.reader_settings()
     return RunResult("calc", settings, block, outcome, evaluations, config.seed, time.perf_counter() - started,
                      examples, files)
 

@@ -32,12 +32,8 @@ def keras2_batch_normalization():
 
         def build(self, input_shape):
             super().build(input_shape)
-            shape = self.moving_mean.shape
-            # The averages before debiasing, and the steps taken (TensorFlow's zero_debias state).
-            self.mean_sum = self.add_weight(shape=shape, initializer="zeros", trainable=False,
-                                            autocast=False, name="mean_sum")
-            self.variance_sum = self.add_weight(shape=shape, initializer="zeros", trainable=False,
-                                                autocast=False, name="variance_sum")
+            # Steps taken (TensorFlow's zero_debias state): with them each moving value is the
+            # average of the batches' values, debiased, so no other state is needed.
             self.steps = self.add_weight(shape=(), initializer="zeros", trainable=False, autocast=False,
                                          name="steps")
 
@@ -48,14 +44,15 @@ def keras2_batch_normalization():
             axis = self.axis % len(x.shape)
             mean, variance = ops.moments(x, [a for a in range(len(x.shape)) if a != axis])
             count = ops.cast(ops.size(x), "float32") / x.shape[axis]
-            momentum = self.momentum
-            self.steps.assign_add(1.0)
-            self.mean_sum.assign(self.mean_sum * momentum + mean * (1.0 - momentum))
             sample_variance = variance * count / (count - 1.0 - self.epsilon)
-            self.variance_sum.assign(self.variance_sum * momentum + sample_variance * (1.0 - momentum))
-            debias = 1.0 - ops.power(momentum, self.steps)
-            self.moving_mean.assign(self.mean_sum / debias)
-            self.moving_variance.assign(self.variance_sum / debias)
+            # The debiased average after this batch is a weighted mean of the one before, weight
+            # momentum * (1 - momentum^steps), and this batch, weight 1 - momentum. Before the
+            # first step the first weight is 0: Keras 3's starting values 0 and 1 leave no trace.
+            history = self.momentum * (1.0 - ops.power(self.momentum, self.steps))
+            fresh = 1.0 - self.momentum
+            for moving, batch_value in ((self.moving_mean, mean), (self.moving_variance, sample_variance)):
+                moving.assign((moving * history + batch_value * fresh) / (history + fresh))
+            self.steps.assign_add(1.0)
             outputs = ops.batch_normalization(x, mean, variance, axis=axis, epsilon=self.epsilon,
                                               offset=self.beta if self.center else None,
                                               scale=self.gamma if self.scale else None)
