@@ -19,6 +19,9 @@ RESERVED_TOKENS = ["", "[UNK]"]  # TextVectorization's padding and out-of-vocabu
 DIGITS = "0123456789"
 MAX_DIGITS = 9  # operands up to 999,999,999: products still fit the int64 keys of make_operands
 SHOWN_CHARS = 40  # an expression quoted in an error message is cut here
+# Near pairs (`near_pairs`): the questions where a borrow or carry runs through every digit.
+NEAR_OPS = ("add", "sub")
+NEAR_SPREAD = 10
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,35 @@ def held_out_pairs(a: np.ndarray, b: np.ndarray, fraction: float, rng: np.random
     if count >= len(unique):
         raise ConfigError(f"only {len(unique)} different operand pairs: too few to hold out a validation set.")
     return np.isin(pairs, rng.permutation(unique)[:count])
+
+
+def near_pairs(task: Task, a: np.ndarray, b: np.ndarray, fraction: float, excluded: np.ndarray,
+               rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """b with the first `fraction` of the pairs (already in random order) given a partner near a
+    (`near_partners`) unless that pair's key is in `excluded` (held-out pairs); and how many got one."""
+    if task.op not in NEAR_OPS:
+        return b, 0
+    count = round(fraction * len(a))
+    partners = near_partners(task, a[:count], rng)
+    changed = ~np.isin(pair_keys(a[:count], partners), excluded)
+    b = b.copy()
+    b[:count][changed] = partners[changed]
+    return b, int(changed.sum())
+
+
+def near_partners(task: Task, a: np.ndarray, rng: np.random.Generator, spread: int = NEAR_SPREAD) -> np.ndarray:
+    """For each a, a second operand that makes a hard question: within `spread` of a for
+    subtraction (a - b near zero, where the sign and every digit hang on a borrow that can run
+    from the last digit to the first), within `spread` of a's nines' complement for addition
+    (a + b near 99..9, where a carry can run through every digit)."""
+    if task.op == "sub":
+        centre = a
+    elif task.op == "add":
+        lengths = 1 + sum(a >= 10 ** power for power in range(1, task.digits))
+        centre = 10 ** lengths - 1 - a
+    else:
+        raise ValueError(f"no near partners for {task.op}; they exist for {', '.join(NEAR_OPS)}")
+    return np.clip(centre + rng.integers(-spread, spread + 1, len(a)), 0, 10 ** task.digits - 1)
 
 
 def pair_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:

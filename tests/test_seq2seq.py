@@ -2,13 +2,14 @@
 
 import itertools
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mlkit.arithmetic import (Task, decode, encode_answers, encode_questions, format_questions, held_out_pairs,
-                              make_operands, parse_expression)
+                              make_operands, near_pairs, near_partners, pair_keys, parse_expression)
 from mlkit.errors import ConfigError, MlkitError, ModelError
 from mlkit.exact_match import ExactMatchScorer
 from mlkit.experiments.seq2seq import MAX_TRAIN_SIZE, METRICS, Seq2SeqConfig, make_split, run, seq2seq_config
@@ -97,6 +98,43 @@ def test_subtraction_trains_each_pair_both_ways_and_xla_gets_whole_batches():
     assert len(whole.x_train) == len(whole.y_train) == len(split.x_train) // 256 * 256
     assert np.array_equal(whole.x_train, split.x_train[:len(whole.x_train)]) and whole.x_val is split.x_val
     assert split.whole_batches(10**6) is split  # fewer questions than a batch: all kept
+
+
+def test_near_partners_borrow_or_carry_through_every_digit():
+    rng = np.random.default_rng(0)
+    a = np.array([0, 7, 45, 523, 999, 5] * 100)
+    below = near_partners(Task("sub", 3), a, rng)
+    assert np.abs(below - a).max() <= 10 and (below >= 0).all() and len(set(below - a)) > 10
+    total = a + near_partners(Task("add", 3), a, rng)  # near 9, 99 or 999, as a has 1, 2 or 3 digits
+    assert (np.abs(total - np.array([9, 9, 99, 999, 999, 9] * 100)) <= 10).all()
+    assert near_partners(Task("add", 3), np.array([999]), rng, spread=0).tolist() == [0]
+    with pytest.raises(ValueError, match="no near partners for mul"):
+        near_partners(Task("mul", 3), a, rng)
+
+
+def test_near_pairs_replace_a_fraction_and_never_make_a_held_out_pair():
+    task, rng = Task("sub", 2), np.random.default_rng(1)
+    a = rng.integers(0, 100, 1000)
+    b = (a + 50) % 100  # training pairs as make_split passes them: none held out
+    excluded = pair_keys(np.arange(100), np.arange(100) + 1)  # every pair one apart is held out
+    changed_b, changed = near_pairs(task, a, b, 0.3, excluded, rng)
+    assert 200 < changed < 300 and (changed_b[300:] == b[300:]).all() and (changed_b != b).sum() <= changed
+    assert not np.isin(pair_keys(a[:300], changed_b[:300]), excluded).any()
+    same, changed = near_pairs(Task("mul", 2), a, b, 0.3, excluded, rng)
+    assert same is b and changed == 0
+
+
+def test_default_training_holds_near_pairs_and_the_seed_recipe_none():
+    config = Seq2SeqConfig(op="sub", digits=3, train_size=4000, arch="rnn", answer_order="msb")
+    split = make_split(config)
+
+    def near_share(questions):
+        return np.mean([abs(a - b) <= 10 for a, b in (map(int, q.split("-")) for q in questions)])
+
+    # a fifth of the training pairs drawn near; the held-out questions as drawn
+    assert split.near_pairs > 0.15 * 3600
+    assert near_share(decode(Task("sub", 3), split.x_train)) > near_share(split.val_questions) + 0.1
+    assert make_split(replace(config, recipe="seed")).near_pairs == 0
 
 
 def test_longer_training_questions_leave_out_every_held_out_pair():
