@@ -88,7 +88,7 @@ def train(
 
     Scored by exact match (the whole answer right) on held-out questions after every epoch,
     beside per-character accuracy; the transformer's rate decays to near zero and it keeps its
-    last model, the RNN keeps its best epoch's weights (saved with --save, for `predict`). Held-out operand pairs are never trained on, in either order; each training pair is trained in both orders, and for add and sub a fifth of them are near pairs (a-b with b within 10 of a, a+b within 10 of 99..9: borrows and carries through every digit). Defaults:
+    last model, the RNN keeps its best epoch's weights (saved with --save, for `predict`). Held-out operand pairs are never trained on, in either order; each training pair is trained in both orders, and for add and sub a tenth of them are near pairs (a-b with b within 10 of a, a+b within 10 of 99..9: borrows and carries through every digit). Defaults:
     transformer of 2 blocks of width 64 reading zero-padded operands and writing answers
     least-significant digit first (products after their working: a times the last 1, 2, ...
     digits of b), batch 256, AdamW 0.002 with warm-up and cosine decay; 3 epochs for add, 5
