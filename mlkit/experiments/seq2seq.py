@@ -208,7 +208,7 @@ class Split:
     y_val: np.ndarray
     val_questions: list[str]
     held_out_pairs: int
-    near_pairs: int = 0  # training pairs drawn near (NEAR_FRACTION)
+    near_pairs: int  # training pairs drawn near (NEAR_FRACTION)
 
     def __repr__(self) -> str:
         return f"Split(train={len(self.x_train)}, validation={len(self.x_val)})"
@@ -262,7 +262,8 @@ def make_split(config: Seq2SeqConfig) -> Split:
     x_train, y_train = model_arrays(spec, train_a, train_b)
     x_val, y_val = model_arrays(spec, a[val], b[val])
     questions = format_questions(task, a[val], b[val])
-    return Split(x_train, y_train, x_val, y_val, questions, len(np.unique(held_keys)), near)
+    return Split(x_train, y_train, x_val, y_val, questions, held_out_pairs=len(np.unique(held_keys)),
+                 near_pairs=near)
 
 
 def model_arrays(spec: Seq2SeqSpec, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
