@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from .augmentation import Augmentation
 from .errors import ConfigError
-from .schedules import warmup_cosine_decay, warmup_linear_decay
+from .schedules import warmup_linear_decay
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def build_optimizer(recipe: Recipe, steps_per_epoch: int, epochs: int):
         return keras.optimizers.Adadelta(learning_rate=recipe.learning_rate, rho=0.95, epsilon=1e-7)
     total_steps = epochs * steps_per_epoch
     warmup_steps = int(recipe.warmup_epochs * steps_per_epoch)
-    shape = warmup_linear_decay() if recipe.decay == "linear" else warmup_cosine_decay()
+    shape = warmup_linear_decay() if recipe.decay == "linear" else keras.optimizers.schedules.CosineDecay
     schedule = shape(initial_learning_rate=recipe.learning_rate * recipe.warmup_start,
                      warmup_target=recipe.learning_rate, warmup_steps=warmup_steps,
                      decay_steps=max(1, total_steps - warmup_steps), alpha=recipe.final_rate)

@@ -350,14 +350,13 @@ def compile_model(config: Seq2SeqConfig, train_questions: int):
     import keras
 
     from ..models.seq2seq import build_core
-    from ..schedules import warmup_cosine_decay
 
     steps_per_epoch = -(-train_questions // config.batch_size)
     if config.arch == "transformer":
         settings = {"d_model": config.d_model, "layers": config.layers, "heads": config.heads}
         steps = config.epochs * steps_per_epoch
         warmup = round(steps * config.warmup_fraction)
-        schedule = warmup_cosine_decay()(
+        schedule = keras.optimizers.schedules.CosineDecay(
             0.0, max(1, steps - warmup), alpha=0.01, warmup_target=config.learning_rate, warmup_steps=warmup)
         optimizer = keras.optimizers.AdamW(schedule, weight_decay=0.01)
     else:
