@@ -116,9 +116,7 @@ def _pick_weighted(task: Task, count: int, rng: np.random.Generator) -> np.ndarr
     """
     base = 10 ** task.digits
     values = np.arange(base)
-    lengths = np.ones(base, dtype=int)
-    for length in range(1, task.digits):
-        lengths += values >= 10 ** length
+    lengths = digit_counts(values, task.digits)
     # A number of L digits comes from a draw of any length >= L: P(v) = sum over them of 10^-length / digits.
     tails = np.cumsum(10.0 ** -np.arange(task.digits, 0, -1))[::-1] / task.digits
     chance = tails[lengths - 1]
@@ -130,6 +128,14 @@ def _pick_weighted(task: Task, count: int, rng: np.random.Generator) -> np.ndarr
     clocks = rng.exponential(size=len(weight)) / weight
     first = np.argpartition(clocks, count - 1)[:count]
     return (a * base + b)[first[np.argsort(clocks[first])]].astype(np.int64)
+
+
+def digit_counts(values: np.ndarray, digits: int) -> np.ndarray:
+    """How many digits each of `values` (below 10**digits) is written with; 0 has one."""
+    counts = np.ones(np.shape(values), dtype=int)
+    for power in range(1, digits):
+        counts += values >= 10 ** power
+    return counts
 
 
 def _random_numbers(rng: np.random.Generator, digits: int, count: int) -> np.ndarray:
@@ -219,8 +225,7 @@ def near_partners(task: Task, a: np.ndarray, rng: np.random.Generator, spread: i
     if task.op == "sub":
         centre = a
     elif task.op == "add":
-        lengths = 1 + sum(a >= 10 ** power for power in range(1, task.digits))
-        centre = 10 ** lengths - 1 - a
+        centre = 10 ** digit_counts(a, task.digits) - 1 - a
     else:
         raise ValueError(f"no near partners for {task.op}; they exist for {', '.join(NEAR_OPS)}")
     return np.clip(centre + rng.integers(-spread, spread + 1, len(a)), 0, 10 ** task.digits - 1)

@@ -232,7 +232,7 @@ def fit(model, x, y=None, *, options: FitOptions, validation=None, callbacks: li
     first, last = timer.callbacks()
     all_callbacks = [first, *callbacks, *training_callbacks(history, options), last]
     if options.initial_epoch < options.epochs:
-        build_training_state(model, first_rows(x, y))
+        build_training_state(model, *first_rows(x, y))
         if is_arrays(x):  # Keras' own pipeline for arrays autotunes (why that stalls: mlkit.pipelines)
             x, y = array_batches(x, y, options.batch_size or KERAS_BATCH_SIZE, options.shuffle), None
         if isinstance(validation, tuple) and len(validation) == 2 and is_arrays(validation):
@@ -243,8 +243,8 @@ def fit(model, x, y=None, *, options: FitOptions, validation=None, callbacks: li
                       timer.epoch_seconds)
 
 
-def build_training_state(model, rows: tuple) -> None:
-    """Create the optimizer's slots and the metrics' totals before training, from `rows` (x, y).
+def build_training_state(model, x, y) -> None:
+    """Create the optimizer's slots and the metrics' totals before training, from rows `x`, `y`.
 
     Without a distribution strategy Keras creates them while tracing the first training step,
     and TensorFlow then traces the step again (and XLA compiles it again) because variables
@@ -254,7 +254,6 @@ def build_training_state(model, rows: tuple) -> None:
     """
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    x, y = rows[0], rows[1]
     model.compute_metrics(x, y, model(x, training=False), sample_weight=None)
     model.reset_metrics()
 

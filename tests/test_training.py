@@ -83,27 +83,23 @@ def test_fit_records_history_times_training_and_checkpoints_the_best_epoch(tmp_p
     json.dumps(to_jsonable(outcome.to_dict()))
 
 
-class Batches:
-    """The three forms `fit` takes its training data in: arrays, a tf.data pipeline, a PyDataset."""
+def as_dataset(x, y):
+    import tensorflow as tf
 
-    @staticmethod
-    def dataset(x, y):
-        import tensorflow as tf
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
 
-        return tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
 
-    @staticmethod
-    def pydataset(x, y):
-        import keras
+def as_pydataset(x, y):
+    import keras
 
-        class Rows(keras.utils.PyDataset):
-            def __len__(self):
-                return len(x) // 16
+    class Rows(keras.utils.PyDataset):
+        def __len__(self):
+            return len(x) // 16
 
-            def __getitem__(self, index):
-                return x[16 * index:16 * (index + 1)], y[16 * index:16 * (index + 1)]
+        def __getitem__(self, index):
+            return x[16 * index:16 * (index + 1)], y[16 * index:16 * (index + 1)]
 
-        return Rows()
+    return Rows()
 
 
 @pytest.mark.traced
@@ -122,7 +118,7 @@ def test_fit_traces_the_training_step_once(form):
     model = CountingModel(built.inputs, built.outputs)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x, y = tiny_data()
-    data = {"arrays": (x, y), "dataset": (Batches.dataset(x, y), None), "pydataset": (Batches.pydataset(x, y), None)}
+    data = {"arrays": (x, y), "dataset": (as_dataset(x, y), None), "pydataset": (as_pydataset(x, y), None)}
     outcome = fit(model, *data[form], options=FitOptions(epochs=2, batch_size=16 if form == "arrays" else None,
                                                          monitor="accuracy", quiet=True))
     assert len(traces) == 1 and outcome.epochs_run == 2
