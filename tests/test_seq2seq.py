@@ -237,6 +237,16 @@ def test_greedy_decoding_is_what_the_model_predicts_given_its_own_answers():
     np.testing.assert_array_equal(again, answers)
 
 
+def test_the_last_blocks_feed_forward_runs_on_the_answer_positions_only():
+    from mlkit.models.transformer import build_transformer, sequence_length
+
+    task = Task("sub", 3)
+    core = build_transformer(task, task.answer_length, d_model=8, layers=2, heads=2)
+    positions = {name: core.get_layer(f"{name}_mlp_in").output.shape[1] for name in ("block_1", "block_2")}
+    assert positions == {"block_1": sequence_length(task, task.answer_length), "block_2": task.answer_length}
+    assert core.output.shape[1:] == (task.answer_length, len(task.tokens))
+
+
 class FixedModel:
     """Stands in for a Keras model: predicts given token ids as one-hot probabilities."""
 
@@ -332,6 +342,16 @@ def test_scoring_and_predict_decode_the_same_answers(tmp_path):
 
 
 @pytest.mark.traced  # the Keras 2 gates, as a user's run traces them
+def test_seed_recipe_holds_out_a_shuffled_tenth_of_the_questions_drawn():
+    config = seq2seq_config("seed", op="sub", train_size=1000)
+    task = Task("sub", 3)
+    drawn = format_questions(task, *make_operands(task, 1000, config.seed))
+    held_out = make_split(config).val_questions
+    assert len(held_out) == 100 and set(held_out) < set(drawn)
+    # In draw order the last questions are mostly long operands: seed 001 shuffled first.
+    assert set(held_out) != set(drawn[-100:])
+
+
 def test_seed_recipe_is_seed_001s_setup_scored_at_the_last_epoch():
     config = seq2seq_config("seed", op="sub", train_size=300, units=8, epochs=2, jit_compile=False, samples=0,
                             quiet=True)
@@ -343,7 +363,7 @@ def test_seed_recipe_is_seed_001s_setup_scored_at_the_last_epoch():
     record = result.record()
     history = result.outcome.history.epochs
     assert record.metrics["exact_match"] == history["val_exact_match"][-1] and record.metrics["best_epoch"] is None
-    assert (record.data["train"], record.data["validation"]) == (270, 30)  # the last 10% drawn, as the seed did
+    assert (record.data["train"], record.data["validation"]) == (270, 30)  # a shuffled tenth held out, as the seed did
     assert (record.config["monitor"], record.config["selection_split"], record.config["one_hot"]) == \
         (None, None, True)
     assert "d_model" not in record.config and (record.config["cell"], record.config["gates"]) == ("lstm", "keras2")
