@@ -96,9 +96,9 @@ def train(
     questions, scored on the held-out 2-digit ones).
     --arch rnn: GRU 128, answers most-significant digit first, batch 128, Adam 0.004 decaying
     0.95 per epoch, 30 epochs. --recipe seed is seed 001's setup instead (50,000 questions of
-    3 digits shuffled and the last 10% held out, one-hot reversed questions, LSTM 128, batch 128, Adam
-    0.001, 39 epochs, the last epoch scored); --arch, --answer-order, --lr-decay, --d-model,
-    --heads, --target and --train-digits do not apply to it.
+    3 digits, shuffled and the last 10% held out, one-hot reversed questions, LSTM 128, batch
+    128, Adam 0.001, 39 epochs, the last epoch scored); --arch, --answer-order, --lr-decay,
+    --d-model, --heads, --target and --train-digits do not apply to it.
     Subcommand `predict` answers questions with a saved model.
 
     Example: mlkit seq2seq --op mul --digits 2 --save mul.keras --expect 'exact_match>=0.99'

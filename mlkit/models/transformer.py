@@ -46,7 +46,6 @@ def build_transformer(task: Task, answer_tokens: int, d_model: int = 128, layers
     x = keras.layers.EinsumDense("btv,vd->btd", output_shape=(length, d_model), bias_axes="td",
                                  name="token_and_position")(one_hot)
     for index in range(1, layers + 1):
-        # Only the positions that predict answer tokens leave the last block's attention.
         answers_from = task.question_length - 1 if index == layers else None
         x = _block(x, d_model, heads, f"{BLOCK_PREFIX}{index}", answers_from)
     x = keras.layers.LayerNormalization(name="final_norm")(x)
