@@ -92,8 +92,8 @@ def train(
     transformer of 2 blocks of width 64 reading zero-padded operands and writing answers
     least-significant digit first (products after their working: a times the last 1, 2, ...
     digits of b), batch 256, AdamW 0.002 with warm-up and cosine decay; 3 epochs for add, 5
-    for sub (at 0.003), 3 epochs of 300,000 questions for mul (up to 2 digits: trained on 3-digit
-    questions, scored on the held-out 2-digit ones).
+    for sub (at 0.003), 3 epochs of 250,000 questions for mul (300,000 for up to 2 digits, trained on
+    3-digit questions and scored on the held-out 2-digit ones).
     --arch rnn: GRU 128, answers most-significant digit first, batch 128, Adam 0.004 decaying
     0.95 per epoch, 30 epochs. --recipe seed is seed 001's setup instead (50,000 questions of
     3 digits, shuffled and the last 10% held out, one-hot reversed questions, LSTM 128, batch
