@@ -179,10 +179,9 @@ def seq2seq_config(recipe: str = "default", **given) -> Seq2SeqConfig:
 
 def transformer_defaults(op: str, digits: int) -> dict:
     """The transformer's epochs (and questions) for a task, sized for a 2-core CPU: addition
-    trains in under a minute, subtraction in about one (62-70 s on 2026-12-02) and
-    multiplication runs in under ten (7.8-8.5 min of wall time, docs/seeds.md, row 7). Its
-    rate decays to near zero, so the run keeps its last model: no epoch is picked by the
-    held-out questions it is scored on."""
+    and subtraction train in about a minute, multiplication runs in under ten (the measured
+    times are in docs/seeds.md, row 7). Its rate decays to near zero, so the run keeps its
+    last model: no epoch is picked by the held-out questions it is scored on."""
     return {"keep": "last"} | transformer_size(op, digits)
 
 
